@@ -293,3 +293,22 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 		assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
 	}
 }
+
+func TestClientIPTrustsOnlyConfiguredProxies(t *testing.T) {
+	for _, c := range []struct {
+		trusted []string
+		want    string
+	}{
+		{nil, "192.0.2.1"},                         // XFF from an untrusted peer is ignored
+		{[]string{"192.0.2.0/24"}, "203.0.113.9"},  // the trusted proxy's XFF names the client
+		{[]string{"198.51.100.0/24"}, "192.0.2.1"}, // a proxy we do not know is the client
+	} {
+		s := newServer(t, Options{TrustedProxies: c.trusted})
+		var got string
+		s.Router().Get("/ip", func(_ http.ResponseWriter, r *http.Request) { got = ClientIP(r) })
+		req := httptest.NewRequest("GET", "/ip", nil) // RemoteAddr 192.0.2.1:1234
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		s.Handler().ServeHTTP(httptest.NewRecorder(), req)
+		assert.Equal(t, c.want, got, "trusted %v", c.trusted)
+	}
+}

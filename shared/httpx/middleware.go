@@ -5,10 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -53,9 +51,19 @@ func validID(id string) bool {
 	return true
 }
 
-// realIP sets RemoteAddr from X-Forwarded-For / X-Real-IP. Services sit behind a proxy or mesh
-// sidecar that sets these headers; one exposed directly should not be trusted with them.
-var realIP = middleware.RealIP
+// clientIP records the client's IP for logs and handlers (read it with ClientIP). Forwarding
+// headers are trusted only from the proxies named in Options.TrustedProxies — a client can write
+// any X-Forwarded-For it likes, so believing it from anyone would let callers pick their own IP
+// (and so dodge per-IP rate limits).
+func clientIP(trustedProxies []string) func(http.Handler) http.Handler {
+	if len(trustedProxies) == 0 {
+		return middleware.ClientIPFromRemoteAddr
+	}
+	return middleware.ClientIPFromXFF(trustedProxies...)
+}
+
+// ClientIP is the caller's IP as the server determined it ("" when unknown).
+func ClientIP(r *http.Request) string { return middleware.GetClientIP(r.Context()) }
 
 // tracing starts a server span per request, continuing the caller's trace (W3C traceparent), and
 // names it by route pattern once the router has matched one.
@@ -130,7 +138,7 @@ func accessLog(logger *slog.Logger, m *metrics) func(http.Handler) http.Handler 
 					level = slog.LevelDebug
 				}
 				logger.Log(r.Context(), level, "http request", "method", r.Method, "route", route, "path", r.URL.Path,
-					"status", code, "bytes", ww.BytesWritten(), "duration_ms", float64(d.Microseconds())/1000, "remote", clientIP(r))
+					"status", code, "bytes", ww.BytesWritten(), "duration_ms", float64(d.Microseconds())/1000, "client_ip", ClientIP(r))
 			}()
 			next.ServeHTTP(ww, r)
 		})
@@ -188,11 +196,4 @@ func status(ww middleware.WrapResponseWriter) int {
 		return http.StatusOK // nothing written: net/http sends 200
 	}
 	return ww.Status()
-}
-
-func clientIP(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return strings.TrimSpace(r.RemoteAddr)
 }

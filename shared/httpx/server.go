@@ -31,6 +31,9 @@ type Options struct {
 	IdleTimeout       time.Duration        // (120s)
 	ShutdownTimeout   time.Duration        // (20s) how long in-flight requests may drain
 	MaxBodyBytes      int64                // (1 MiB) request bodies above it get 413
+	// TrustedProxies are the CIDRs (e.g. "10.0.0.0/8") whose X-Forwarded-For is believed when
+	// finding the client IP; empty: the TCP peer is the client.
+	TrustedProxies []string
 }
 
 // Server is an http.Server with the stack above. Add routes to Router() before Run.
@@ -77,12 +80,12 @@ func New(o Options) (*Server, error) {
 
 	r := chi.NewRouter()
 	r.Use(
-		requestID,                 // first, so every later line and span carries it
-		realIP,                    // before logging, so logs show the client, not the proxy
-		tracing(o.Telemetry),      // the span covers everything below
-		accessLog(o.Logger, m),    // logs and counts the final status, including recovered panics
-		recoverer(o.Logger),       // inside the log: a panic is logged as the 500 it became
-		limitBody(o.MaxBodyBytes), // last: handlers see a bounded body
+		requestID,                  // first, so every later line and span carries it
+		clientIP(o.TrustedProxies), // before logging, so logs show the client, not the proxy
+		tracing(o.Telemetry),       // the span covers everything below
+		accessLog(o.Logger, m),     // logs and counts the final status, including recovered panics
+		recoverer(o.Logger),        // inside the log: a panic is logged as the 500 it became
+		limitBody(o.MaxBodyBytes),  // last: handlers see a bounded body
 	)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, Problemf(http.StatusNotFound, "no route for %s %s", r.Method, r.URL.Path))

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -147,15 +148,19 @@ func (t *tally) summary(w io.Writer) int {
 	return 0
 }
 
+// skipReason is the message of the t.Skip call: the last "file.go:N: ..." line of the test's output
+// (earlier lines may be logs from libraries the test used).
 func skipReason(out *strings.Builder) string {
+	reason := "(no reason given)"
 	for _, l := range strings.Split(text(out), "\n") {
-		l = strings.TrimSpace(l)
-		if l != "" && !strings.HasPrefix(l, "=== ") && !strings.HasPrefix(l, "--- SKIP") {
-			return l
+		if logLine.MatchString(l) {
+			reason = strings.TrimSpace(l)
 		}
 	}
-	return "(no reason given)"
+	return reason
 }
+
+var logLine = regexp.MustCompile(`^\s+[\w.-]+\.go:\d+: `)
 
 func text(b *strings.Builder) string {
 	if b == nil {

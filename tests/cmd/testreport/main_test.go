@@ -24,7 +24,9 @@ func TestCountsAndSkipReasons(t *testing.T) {
 		`{"Action":"run",` + pkg + `,"Test":"TestA"}`,
 		`{"Action":"pass",` + pkg + `,"Test":"TestA","Elapsed":0.1}`,
 		`{"Action":"output",` + pkg + `,"Test":"TestRedis","Output":"=== RUN   TestRedis\n"}`,
+		`{"Action":"output",` + pkg + `,"Test":"TestRedis","Output":"redis: 2026/11/27 pool.go:770: failed to dial\n"}`,
 		`{"Action":"output",` + pkg + `,"Test":"TestRedis","Output":"    redis.go:40: redis not reachable at 127.0.0.1:6379\n"}`,
+		`{"Action":"output",` + pkg + `,"Test":"TestRedis","Output":"--- SKIP: TestRedis (0.00s)\n"}`,
 		`{"Action":"skip",` + pkg + `,"Test":"TestRedis"}`,
 		`{"Action":"pass",` + pkg + `,"Elapsed":0.3}`,
 	}, "\n"))
