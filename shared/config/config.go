@@ -116,9 +116,9 @@ func Effective[T any](environ map[string]string) ([]Field, error) {
 	return out, nil
 }
 
-// Log writes the effective configuration of T as one log record at info level.
-func Log[T any](logger *slog.Logger, environ map[string]string) {
-	fields, err := Effective[T](environ)
+// Log writes the process's effective configuration of T as one log record at info level.
+func Log[T any](logger *slog.Logger) {
+	fields, err := Effective[T](env.ToMap(os.Environ()))
 	if err != nil {
 		logger.Error("effective config", "err", err)
 		return
