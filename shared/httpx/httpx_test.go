@@ -312,3 +312,23 @@ func TestClientIPTrustsOnlyConfiguredProxies(t *testing.T) {
 		assert.Equal(t, c.want, got, "trusted %v", c.trusted)
 	}
 }
+
+func TestNoOpsRoutes(t *testing.T) {
+	s := newServer(t, Options{NoOpsRoutes: true})
+	s.Router().Handle("/*", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "upstream") }))
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	assert.Equal(t, "upstream", rec.Body.String(), "the path belongs to the proxied service")
+}
+
+func TestTwoServersShareOneRegistry(t *testing.T) {
+	tel, err := telemetry.New(context.Background(), telemetry.Options{})
+	require.NoError(t, err)
+	a := newServer(t, Options{Telemetry: tel})
+	b := newServer(t, Options{Telemetry: tel})
+	a.Router().Get("/a", func(http.ResponseWriter, *http.Request) {})
+	a.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/a", nil))
+	rec := httptest.NewRecorder()
+	b.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	assert.Contains(t, rec.Body.String(), `http_requests_total{code="200",method="GET",route="/a"} 1`, "the ops server shows the API server's series")
+}

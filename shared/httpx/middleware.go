@@ -3,6 +3,7 @@ package httpx
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -108,12 +109,33 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "http_requests_in_flight", Help: "HTTP requests being served.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inflight} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register http metrics: %w", err)
-		}
+	var err error
+	if m.requests, err = registerOrReuse(reg, m.requests); err != nil {
+		return nil, err
+	}
+	if m.duration, err = registerOrReuse(reg, m.duration); err != nil {
+		return nil, err
+	}
+	if m.inflight, err = registerOrReuse(reg, m.inflight); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// registerOrReuse registers c, or returns the collector registered before it under the same name:
+// two servers of one process (an API port and an ops port) share one registry, and so the series.
+func registerOrReuse[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(T); ok {
+			return existing, nil
+		}
+	}
+	if err != nil {
+		return c, fmt.Errorf("register http metrics: %w", err)
+	}
+	return c, nil
 }
 
 // accessLog writes one line per request and records the RED metrics. Probe and scrape routes log

@@ -34,6 +34,9 @@ type Options struct {
 	// TrustedProxies are the CIDRs (e.g. "10.0.0.0/8") whose X-Forwarded-For is believed when
 	// finding the client IP; empty: the TCP peer is the client.
 	TrustedProxies []string
+	// NoOpsRoutes leaves /healthz, /readyz and /metrics off this server, for one whose every path
+	// belongs to someone else (a reverse proxy); serve them from a second Server instead.
+	NoOpsRoutes bool
 }
 
 // Server is an http.Server with the stack above. Add routes to Router() before Run.
@@ -94,9 +97,11 @@ func New(o Options) (*Server, error) {
 		WriteProblem(w, r, Problemf(http.StatusMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
 	})
 	h := &health{}
-	r.Get("/healthz", h.live)
-	r.Get("/readyz", h.ready)
-	r.Method(http.MethodGet, "/metrics", o.Telemetry.Handler())
+	if !o.NoOpsRoutes {
+		r.Get("/healthz", h.live)
+		r.Get("/readyz", h.ready)
+		r.Method(http.MethodGet, "/metrics", o.Telemetry.Handler())
+	}
 
 	s := &Server{opts: o, router: r, health: h, log: o.Logger}
 	s.srv = &http.Server{
