@@ -6,4 +6,6 @@ package main
 //
 // A scenario runs on the system's embedded defaults (no external service), finishes in under
 // 30 seconds, reports its steps through env.Progress, and stops every process it started.
-var scenarios = []Scenario{}
+var scenarios = []Scenario{
+	{System: "rate-limiter", Run: rateLimiterDemo},
+}

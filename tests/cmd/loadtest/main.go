@@ -43,6 +43,7 @@ type Scenario struct {
 // scenarios: each system's issue adds its own, in a file beside this one.
 var scenarios = []Scenario{
 	{System: "shared", Run: baseline},
+	{System: "rate-limiter", Run: rateLimiterLoad},
 }
 
 func main() {

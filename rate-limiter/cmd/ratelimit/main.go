@@ -1,0 +1,195 @@
+// Command ratelimit is the rate-limiting service: Envoy's gRPC Rate Limit Service v3 and an
+// HTTP/JSON API in front of one decision engine, with rules from envoy-ratelimit YAML (hot
+// reloaded) and limits counted in memory (the embedded default) or in Redis (REDIS_URL), shared
+// by every replica.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	rlv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/defaults"
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/api"
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/limit"
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/memstore"
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/redisstore"
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/rules"
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/service"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/config"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/logging"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/telemetry"
+)
+
+var version = "dev" // set with -ldflags "-X main.version=..."
+
+// Config is every setting, from the environment; the defaults run with no external service.
+type Config struct {
+	HTTPAddr         string        `env:"HTTP_ADDR" envDefault:":8100"`
+	GRPCAddr         string        `env:"GRPC_ADDR" envDefault:":8101"`
+	RulesPath        string        `env:"RULES_PATH"` // file or directory; empty: the built-in rules
+	RedisURL         string        `env:"REDIS_URL"`  // empty: in-memory store
+	RedisTimeout     time.Duration `env:"REDIS_TIMEOUT" envDefault:"50ms"`
+	Replicas         int           `env:"REPLICAS" envDefault:"1"`
+	BreakerThreshold int           `env:"BREAKER_THRESHOLD" envDefault:"5"`
+	BreakerCooldown  time.Duration `env:"BREAKER_COOLDOWN" envDefault:"500ms"`
+	LocalCache       bool          `env:"LOCAL_CACHE" envDefault:"true"`
+	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	TrustedProxies   []string      `env:"TRUSTED_PROXIES"`
+}
+
+// Validate checks what the types cannot.
+func (c *Config) Validate() error {
+	switch {
+	case c.Replicas < 1:
+		return errors.New("REPLICAS must be at least 1")
+	case c.RedisTimeout <= 0:
+		return errors.New("REDIS_TIMEOUT must be positive")
+	}
+	return nil
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "ratelimit: %v\n(settings are environment variables; see rate-limiter/README.md)\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	logger, err := logging.FromEnv("ratelimit")
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load[Config]()
+	if err != nil {
+		return err
+	}
+	config.Log[Config](logger)
+	tel, err := telemetry.New(ctx, telemetry.Options{Service: "ratelimit", Version: version})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tel.Shutdown(context.Background()) }()
+
+	src, err := loadRules(cfg.RulesPath, logger, tel)
+	if err != nil {
+		return err
+	}
+	store, shared, redisClient, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	engine, err := service.New(service.Options{
+		Store: store, Shared: shared, Rules: src.Set, Replicas: cfg.Replicas, Timeout: cfg.RedisTimeout,
+		BreakerThreshold: cfg.BreakerThreshold, BreakerCooldown: cfg.BreakerCooldown, DisableCache: !cfg.LocalCache,
+		Registry: tel.Registry, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+
+	m, err := api.NewMetrics(tel.Registry)
+	if err != nil {
+		return err
+	}
+	srv, err := httpx.New(httpx.Options{Addr: cfg.HTTPAddr, Logger: logger, Telemetry: tel,
+		ShutdownTimeout: cfg.ShutdownTimeout, TrustedProxies: cfg.TrustedProxies})
+	if err != nil {
+		return err
+	}
+	if redisClient != nil {
+		srv.AddCheck("redis", time.Second, func(ctx context.Context) error { return redisClient.Ping(ctx).Err() })
+	}
+	(&api.HTTP{Engine: engine, Rules: src, Metrics: m, Logger: logger}).Routes(srv.Router())
+
+	gs := grpc.NewServer()
+	rlv3.RegisterRateLimitServiceServer(gs, &api.RLS{Engine: engine, Metrics: m})
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	ln, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.GRPCAddr, err)
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(func() error {
+		logger.Info("grpc server listening", "addr", ln.Addr().String())
+		return gs.Serve(ln)
+	})
+	g.Go(func() error { // gRPC drains after the HTTP server starts draining, with the same grace
+		<-ctx.Done()
+		hs.Shutdown() // health reports NOT_SERVING first, like /readyz
+		done := make(chan struct{})
+		go func() { gs.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(cfg.ShutdownTimeout):
+			gs.Stop()
+		}
+		return nil
+	})
+	if r, ok := src.(*rules.Reloader); ok {
+		g.Go(func() error { return r.Run(ctx) })
+	}
+	if err := g.Wait(); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// loadRules returns the hot-reloading rules at path, or the built-in rules when path is empty.
+func loadRules(path string, logger *slog.Logger, tel *telemetry.Telemetry) (api.RuleSource, error) {
+	if path == "" {
+		set, err := rules.ParseFS(defaults.Rules, "rules")
+		if err != nil {
+			return nil, fmt.Errorf("built-in rules: %w", err)
+		}
+		logger.Info("rules: built-in (domains demo, proxy); set RULES_PATH to a file or directory to use your own")
+		return rules.Static(set, "built-in"), nil
+	}
+	reloads := newReloadCounter(tel)
+	return rules.NewReloader(path, rules.Options{Logger: logger, OnChange: func(*rules.Set) { reloads.ok() }, OnError: func(error) { reloads.failed() }})
+}
+
+// openStore returns the Redis store when REDIS_URL is set, else the in-memory one.
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (limit.Store, bool, *redis.Client, error) {
+	if cfg.RedisURL == "" {
+		logger.Info("store: in-memory (limits are per process); set REDIS_URL to share them across replicas")
+		return memstore.New(limit.SystemClock{}), false, nil, nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, false, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	client := redis.NewClient(opts)
+	store := redisstore.New(client, redisstore.Options{Timeout: cfg.RedisTimeout})
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := store.Load(lctx); err != nil {
+		// Not fatal: the failure modes cover a Redis that is down, and /readyz says so.
+		logger.Warn("redis not reachable at start; rules' failure modes apply until it is", "addr", opts.Addr, "err", err)
+	}
+	logger.Info("store: redis", "addr", opts.Addr)
+	return store, true, client, nil
+}

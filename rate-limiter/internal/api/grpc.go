@@ -1,0 +1,96 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	rlv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/client"
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/limit"
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/rules"
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/service"
+)
+
+// RLS implements envoy.service.ratelimit.v3.RateLimitService, so Envoy (and Istio's rate-limit
+// filter) can point at this service unchanged.
+type RLS struct {
+	rlv3.UnimplementedRateLimitServiceServer
+	Engine  *service.Engine
+	Metrics *Metrics
+}
+
+// ShouldRateLimit decides one Envoy request. Like envoy ratelimit it sets the draft IETF
+// RateLimit headers via response_headers_to_add, so Envoy can pass them to clients.
+func (s *RLS) ShouldRateLimit(ctx context.Context, req *rlv3.RateLimitRequest) (*rlv3.RateLimitResponse, error) {
+	start := time.Now()
+	defer func() { s.Metrics.observe("grpc", start) }()
+	descs := make([]service.Descriptor, len(req.GetDescriptors()))
+	for i, d := range req.GetDescriptors() {
+		for _, e := range d.GetEntries() {
+			descs[i].Entries = append(descs[i].Entries, rules.Entry{Key: e.GetKey(), Value: e.GetValue()})
+		}
+		if h := d.GetHitsAddend(); h != nil {
+			descs[i].Hits = int64(h.GetValue())
+		}
+	}
+	overall, statuses, err := s.Engine.Check(ctx, req.GetDomain(), descs, int64(req.GetHitsAddend()))
+	if err != nil {
+		if errors.Is(err, limit.ErrInvalid) {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	res := &rlv3.RateLimitResponse{OverallCode: rlsCode(overall), Statuses: make([]*rlv3.RateLimitResponse_DescriptorStatus, len(statuses))}
+	for i, st := range statuses {
+		ds := &rlv3.RateLimitResponse_DescriptorStatus{Code: rlsCode(st.Code)}
+		if st.Rule != nil && !st.Rule.Unlimited {
+			ds.CurrentLimit = &rlv3.RateLimitResponse_RateLimit{
+				Name: st.Rule.Name, RequestsPerUnit: uint32(st.Rule.Limit.Requests), Unit: rlsUnit(st.Rule.Unit),
+			}
+			ds.LimitRemaining = uint32(st.Decision.Remaining)
+			ds.DurationUntilReset = durationpb.New(st.Decision.ResetAfter)
+		}
+		res.Statuses[i] = ds
+	}
+	results := make([]client.Result, len(statuses))
+	for i, st := range statuses {
+		results[i] = client.FromStatus(st)
+	}
+	for _, h := range client.Headers(results) {
+		res.ResponseHeadersToAdd = append(res.ResponseHeadersToAdd, &corev3.HeaderValue{Key: h[0], Value: h[1]})
+	}
+	return res, nil
+}
+
+func rlsCode(c service.Code) rlv3.RateLimitResponse_Code {
+	if c == service.OverLimit {
+		return rlv3.RateLimitResponse_OVER_LIMIT
+	}
+	return rlv3.RateLimitResponse_OK
+}
+
+func rlsUnit(unit string) rlv3.RateLimitResponse_RateLimit_Unit {
+	switch unit {
+	case "second":
+		return rlv3.RateLimitResponse_RateLimit_SECOND
+	case "minute":
+		return rlv3.RateLimitResponse_RateLimit_MINUTE
+	case "hour":
+		return rlv3.RateLimitResponse_RateLimit_HOUR
+	case "day":
+		return rlv3.RateLimitResponse_RateLimit_DAY
+	case "week":
+		return rlv3.RateLimitResponse_RateLimit_WEEK
+	case "month":
+		return rlv3.RateLimitResponse_RateLimit_MONTH
+	case "year":
+		return rlv3.RateLimitResponse_RateLimit_YEAR
+	}
+	return rlv3.RateLimitResponse_RateLimit_UNKNOWN
+}

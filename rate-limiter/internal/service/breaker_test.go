@@ -1,0 +1,47 @@
+package service
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestBreakerOpensProbesAndCloses(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var transitions []bool
+	b := newBreaker(3, time.Second, func() time.Time { return now }, func(open bool) { transitions = append(transitions, open) })
+	boom := errors.New("redis down")
+
+	for range 2 {
+		assert.True(t, b.allow())
+		b.done(boom)
+	}
+	assert.False(t, b.isOpen(), "two failures are below the threshold")
+	assert.True(t, b.allow())
+	b.done(boom)
+	assert.True(t, b.isOpen())
+	assert.False(t, b.allow(), "open: fail fast")
+
+	now = now.Add(time.Second)
+	assert.True(t, b.allow(), "cooldown over: one probe")
+	assert.False(t, b.allow(), "only one probe at a time")
+	b.done(boom)
+	assert.False(t, b.allow(), "failed probe re-opens")
+
+	now = now.Add(time.Second)
+	assert.True(t, b.allow())
+	b.done(nil)
+	assert.False(t, b.isOpen())
+	assert.True(t, b.allow())
+	assert.Equal(t, []bool{true, false}, transitions, "one callback per transition")
+}
+
+func TestBreakerSuccessResetsFailureCount(t *testing.T) {
+	b := newBreaker(2, time.Second, time.Now, nil)
+	b.done(errors.New("x"))
+	b.done(nil)
+	b.done(errors.New("x"))
+	assert.False(t, b.isOpen(), "failures must be consecutive")
+}

@@ -1,0 +1,314 @@
+// Package service is the rate limiter's decision engine: it matches a request's descriptors to
+// rules, asks the store, and applies what the store alone cannot — shadow mode, the over-limit
+// cache, a circuit breaker with a deadline per store call, and each rule's failure mode (open,
+// closed, or a local limiter at limit/replicas) when the store does not answer. The gRPC and HTTP
+// APIs, the proxy and the embedded client all decide through one Engine.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/limit"
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/memstore"
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/rules"
+)
+
+// Code is a descriptor's verdict, as envoy's RateLimitResponse.Code.
+type Code int
+
+// The verdicts.
+const (
+	OK Code = iota + 1
+	OverLimit
+)
+
+func (c Code) String() string {
+	if c == OverLimit {
+		return "OVER_LIMIT"
+	}
+	return "OK"
+}
+
+// Descriptor is one descriptor of a request: its entries and its cost (0 means the request's).
+type Descriptor struct {
+	Entries []rules.Entry
+	Hits    int64
+}
+
+// Status is the verdict for one descriptor.
+type Status struct {
+	Code     Code
+	Rule     *rules.Rule    // nil when no rule applies (then Code is OK)
+	Key      string         // the limiter key ("" without a rule)
+	Decision limit.Decision // the store's answer (zero without a rule or for unlimited rules)
+	// Shadow is set when the rule is in shadow mode and the store said no: the caller is admitted
+	// (Code OK) but the denial is counted, so a new rule can be watched before it is enforced.
+	Shadow bool
+	// FailureMode is the rule's failure mode when it decided instead of the store; "" otherwise.
+	FailureMode rules.FailureMode
+	Cached      bool // decided by the over-limit cache, without the store
+}
+
+// Options configure an Engine.
+type Options struct {
+	Store limit.Store // where limits are counted: Redis (shared by replicas) or memory
+	// Shared marks a store other processes share over the network (Redis). Only then do the
+	// deadline, breaker, failure modes and over-limit cache apply: a local store cannot be down.
+	Shared   bool
+	Rules    func() *rules.Set // the active rules (hot-reloaded by the caller)
+	Replicas int               // failure_mode local enforces limit/Replicas per process (default 1)
+	Timeout  time.Duration     // deadline of each store round trip (default 50ms)
+	// BreakerThreshold consecutive store failures open the breaker for BreakerCooldown
+	// (defaults 5 and 500ms).
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
+	DisableCache     bool // turn the over-limit cache off (for measuring it)
+	Registry         prometheus.Registerer
+	Logger           *slog.Logger
+	Now              func() time.Time
+}
+
+// Engine decides. Safe for concurrent use.
+type Engine struct {
+	o       Options
+	local   *memstore.Store // failure_mode local
+	cache   *overLimitCache // nil unless the store is shared
+	breaker *breaker
+	m       *metrics
+	stop    chan struct{}
+}
+
+// New builds an engine; Close stops its background work (not the store, which the caller owns).
+func New(o Options) (*Engine, error) {
+	if o.Store == nil || o.Rules == nil {
+		return nil, errors.New("service: Store and Rules are required")
+	}
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 50 * time.Millisecond
+	}
+	if o.BreakerThreshold <= 0 {
+		o.BreakerThreshold = 5
+	}
+	if o.BreakerCooldown <= 0 {
+		o.BreakerCooldown = 500 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{o: o, m: m, local: memstore.New(limit.SystemClock{}), stop: make(chan struct{})}
+	e.breaker = newBreaker(o.BreakerThreshold, o.BreakerCooldown, o.Now, e.breakerChanged)
+	if o.Shared && !o.DisableCache {
+		e.cache = newOverLimitCache()
+		go e.sweepCache()
+	}
+	return e, nil
+}
+
+// Close stops the engine's background work.
+func (e *Engine) Close() error {
+	close(e.stop)
+	return e.local.Close()
+}
+
+// StoreHealthy reports whether the breaker is closed (for /readyz and the gRPC health service).
+func (e *Engine) StoreHealthy() bool { return !e.breaker.isOpen() }
+
+// Check decides every descriptor of one request. hits is the request's default cost (envoy's
+// hits_addend; 0 means 1). The overall code is OverLimit when any descriptor is.
+func (e *Engine) Check(ctx context.Context, domain string, descs []Descriptor, hits int64) (Code, []Status, error) {
+	if domain == "" {
+		return 0, nil, fmt.Errorf("%w: domain is required", limit.ErrInvalid)
+	}
+	entries := make([][]rules.Entry, len(descs))
+	for i, d := range descs {
+		if len(d.Entries) == 0 {
+			return 0, nil, fmt.Errorf("%w: descriptor %d has no entries", limit.ErrInvalid, i)
+		}
+		entries[i] = d.Entries
+	}
+	matched := e.o.Rules().MatchAll(domain, entries)
+	statuses := make([]Status, len(descs))
+	var reqs []limit.Request
+	var pending []int // statuses[pending[j]] waits for reqs[j]
+	now := e.o.Now()
+	for i, mr := range matched {
+		st := &statuses[i]
+		st.Code, st.Rule, st.Key = OK, mr.Rule, mr.Key
+		r := mr.Rule
+		switch {
+		case r == nil || r.Unlimited:
+			continue
+		case r.DenyAll:
+			st.Decision = limit.Decision{Limit: 0}
+			continue
+		}
+		req := limit.Request{Key: mr.Key, Limit: r.Limit, Hits: cost(descs[i].Hits, hits)}
+		if e.cache != nil && r.Limit.Algorithm != limit.Concurrency {
+			if until, ok := e.cache.deniedUntil(req.Key, req.Cost(), now); ok {
+				st.Cached = true
+				st.Decision = limit.Decision{Limit: r.Limit.Requests, RetryAfter: until.Sub(now), ResetAfter: until.Sub(now)}
+				e.m.cacheHits.Inc()
+				continue
+			}
+		}
+		reqs = append(reqs, req)
+		pending = append(pending, i)
+	}
+	if len(reqs) > 0 {
+		decisions, err := e.decide(ctx, reqs)
+		for j, i := range pending {
+			st := &statuses[i]
+			if err != nil {
+				st.FailureMode = st.Rule.FailureMode
+				st.Decision = e.fallback(ctx, st.Rule, reqs[j])
+				e.m.failureMode.WithLabelValues(string(st.FailureMode)).Inc()
+				continue
+			}
+			st.Decision = decisions[j]
+			if !st.Decision.Allowed && e.cache != nil && st.Rule.Limit.Algorithm != limit.Concurrency && st.Decision.RetryAfter > 0 {
+				e.cache.remember(reqs[j].Key, reqs[j].Cost(), now.Add(st.Decision.RetryAfter))
+			}
+		}
+	}
+	overall := OK
+	for i := range statuses {
+		st := &statuses[i]
+		denied := st.Rule != nil && !st.Rule.Unlimited && !st.Decision.Allowed
+		if denied && st.Rule.ShadowMode {
+			st.Shadow = true
+		} else if denied {
+			st.Code, overall = OverLimit, OverLimit
+		}
+		e.count(domain, st)
+	}
+	return overall, statuses, nil
+}
+
+// Release returns a concurrency lease. Errors are returned, not hidden: the lease then expires
+// on its own after the rule's period.
+func (e *Engine) Release(ctx context.Context, key, lease string) error {
+	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
+	defer cancel()
+	if err := e.o.Store.Release(ctx, key, lease); err != nil {
+		return err
+	}
+	return e.local.Release(ctx, key, lease) // a lease granted by the fallback lives here
+}
+
+// decide asks the store, under the breaker and the deadline when the store is shared.
+func (e *Engine) decide(ctx context.Context, reqs []limit.Request) ([]limit.Decision, error) {
+	if !e.o.Shared {
+		return e.o.Store.AllowBatch(ctx, reqs)
+	}
+	if !e.breaker.allow() {
+		return nil, errBreakerOpen
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
+	defer cancel()
+	start := time.Now()
+	ds, err := e.o.Store.AllowBatch(ctx, reqs)
+	e.m.storeDuration.Observe(time.Since(start).Seconds())
+	if err != nil && errors.Is(err, limit.ErrInvalid) {
+		return nil, err // the request's fault, not the store's: no failure mode
+	}
+	e.breaker.done(err)
+	if err != nil {
+		e.m.storeErrors.Inc()
+	}
+	return ds, err
+}
+
+var errBreakerOpen = errors.New("store circuit breaker open")
+
+// fallback decides a request when the store could not, as the rule's failure mode says.
+func (e *Engine) fallback(ctx context.Context, r *rules.Rule, req limit.Request) limit.Decision {
+	switch r.FailureMode {
+	case rules.FailClosed:
+		return limit.Decision{Limit: r.Limit.Requests, RetryAfter: e.o.BreakerCooldown}
+	case rules.FailLocal:
+		// Each of Replicas processes enforces its share, so together they stay near the limit.
+		l := req.Limit
+		l.Requests = max(1, l.Requests/int64(e.o.Replicas))
+		if l.Burst > 0 {
+			l.Burst = max(1, l.Burst/int64(e.o.Replicas))
+		}
+		req.Limit = l
+		d, err := e.local.Allow(ctx, req)
+		if err == nil {
+			return d
+		}
+		e.o.Logger.ErrorContext(ctx, "local fallback limiter failed; admitting", "key", req.Key, "err", err)
+	}
+	return limit.Decision{Allowed: true, Limit: r.Limit.Requests, Remaining: r.Limit.Requests}
+}
+
+func (e *Engine) breakerChanged(open bool) {
+	if open {
+		e.m.breakerOpen.Set(1)
+		e.o.Logger.Warn("rate-limit store unavailable: deciding by each rule's failure_mode until it answers again",
+			"cooldown", e.o.BreakerCooldown.String())
+		return
+	}
+	e.m.breakerOpen.Set(0)
+	e.o.Logger.Info("rate-limit store answers again: failure modes off")
+}
+
+func (e *Engine) sweepCache() {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			e.cache.sweep(e.o.Now())
+		}
+	}
+}
+
+func (e *Engine) count(domain string, st *Status) {
+	outcome, rule := "no_rule", ""
+	if st.Rule != nil {
+		rule = st.Rule.Path
+		if st.Rule.Name != "" {
+			rule = st.Rule.Name
+		}
+		switch {
+		case st.Rule.Unlimited:
+			outcome = "unlimited"
+		case st.Shadow:
+			outcome = "shadow_over_limit"
+		case st.Code == OverLimit:
+			outcome = "over_limit"
+		default:
+			outcome = "ok"
+		}
+	}
+	e.m.decisions.WithLabelValues(domain, rule, outcome).Inc()
+}
+
+func cost(descHits, reqHits int64) int64 {
+	if descHits > 0 {
+		return descHits
+	}
+	return reqHits
+}
