@@ -24,6 +24,7 @@ import (
 
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/defaults"
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/api"
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/approx"
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/limit"
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/memstore"
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/redisstore"
@@ -48,6 +49,7 @@ type Config struct {
 	BreakerThreshold int           `env:"BREAKER_THRESHOLD" envDefault:"5"`
 	BreakerCooldown  time.Duration `env:"BREAKER_COOLDOWN" envDefault:"500ms"`
 	LocalCache       bool          `env:"LOCAL_CACHE" envDefault:"true"`
+	ApproxFlush      time.Duration `env:"APPROX_FLUSH" envDefault:"0s"` // > 0: approximate fixed windows, synced this often
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	TrustedProxies   []string      `env:"TRUSTED_PROXIES"`
 }
@@ -183,13 +185,27 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (limit.Stor
 		return nil, false, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	client := redis.NewClient(opts)
-	store := redisstore.New(client, redisstore.Options{Timeout: cfg.RedisTimeout})
+	exact := redisstore.New(client, redisstore.Options{Timeout: cfg.RedisTimeout})
+	var store limit.Store = exact
+	if cfg.ApproxFlush > 0 {
+		a := approx.New(exact, client, approx.Options{Flush: cfg.ApproxFlush, Logger: logger})
+		store = closeBoth{a, exact}
+		logger.Warn("approximate mode: fixed windows decided locally and synced every APPROX_FLUSH; replicas may over-admit near a limit", "flush", cfg.ApproxFlush.String())
+	}
 	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := store.Load(lctx); err != nil {
+	if err := exact.Load(lctx); err != nil {
 		// Not fatal: the failure modes cover a Redis that is down, and /readyz says so.
 		logger.Warn("redis not reachable at start; rules' failure modes apply until it is", "addr", opts.Addr, "err", err)
 	}
 	logger.Info("store: redis", "addr", opts.Addr)
 	return store, true, client, nil
 }
+
+// closeBoth is the approximate store whose Close also closes the exact store under it.
+type closeBoth struct {
+	*approx.Store
+	exact limit.Store
+}
+
+func (c closeBoth) Close() error { return errors.Join(c.Store.Close(), c.exact.Close()) }

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// The targets this benchmark checks, from the rate limiter's brief.
+const targetRatio = 1.5 // ours/envoy decisions per second
+
+// runEnv is the machine and the run, for the report's header.
+type runEnv struct {
+	Command      string
+	Date         time.Time
+	GoVersion    string
+	NumCPU       int
+	GOMAXPROCS   int
+	LoadStart    float64
+	LoadEnd      float64
+	EnvoyVersion string
+}
+
+func captureEnv() *runEnv {
+	return &runEnv{
+		Command:    strings.TrimSpace("go run ./rate-limiter/cmd/rlbench " + strings.Join(os.Args[1:], " ")),
+		Date:       time.Now(),
+		GoVersion:  runtime.Version(),
+		NumCPU:     runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		LoadStart:  loadAvg(),
+	}
+}
+
+// results collects every phase of the run.
+type results struct {
+	env         *runEnv
+	opts        options
+	rules       string
+	rows        []*row
+	oursMetrics oursMetrics
+}
+
+// row is one service in one round.
+type row struct {
+	round int
+	name  string
+	tp    *phase
+	ex    *exactResult
+}
+
+func (r *results) row(round int, name string) *row {
+	for _, x := range r.rows {
+		if x.round == round && x.name == name {
+			return x
+		}
+	}
+	x := &row{round: round, name: name}
+	r.rows = append(r.rows, x)
+	return x
+}
+
+func (r *results) add(round int, name string, tp *phase) { r.row(round, name).tp = tp }
+
+func (r *results) addExact(round int, name string, ex exactResult) { r.row(round, name).ex = &ex }
+
+// total is one service over all rounds: decisions per second over the summed windows,
+// percentiles over every call of every round.
+type total struct {
+	name      string
+	rate      float64
+	lat       latency
+	errors    int64
+	overLimit int64
+	admitted  []exactResult
+	load      []float64
+}
+
+func (r *results) totals() []*total {
+	var out []*total
+	for _, name := range []string{nameOurs, nameEnvoy} {
+		t := &total{name: name}
+		var window time.Duration
+		var decisions int64
+		var all []time.Duration
+		for _, x := range r.rows {
+			if x.name != name {
+				continue
+			}
+			if x.tp != nil {
+				window += x.tp.window
+				decisions += x.tp.ok + x.tp.overLimit
+				t.errors += x.tp.errors
+				t.overLimit += x.tp.overLimit
+				all = append(all, x.tp.samples...)
+				t.load = append(t.load, x.tp.load)
+			}
+			if x.ex != nil {
+				t.admitted = append(t.admitted, *x.ex)
+			}
+		}
+		if window == 0 {
+			continue
+		}
+		slices.Sort(all)
+		t.rate = float64(decisions) / window.Seconds()
+		t.lat = summarize(all)
+		out = append(out, t)
+	}
+	return out
+}
+
+// exactOK reports whether every exact-admission phase admitted exactly the limit, validly.
+func (r *results) exactOK(t *total) bool {
+	if len(t.admitted) == 0 {
+		return false
+	}
+	for _, e := range t.admitted {
+		if e.ok != int64(r.opts.exactLimit) || e.crossed || e.errors > 0 || e.wrongLimit > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *results) admittedText(t *total) string {
+	var parts []string
+	for _, e := range t.admitted {
+		s := fmt.Sprint(e.ok)
+		switch {
+		case e.crossed:
+			s += " (crossed a window: invalid)"
+		case e.errors > 0:
+			s += fmt.Sprintf(" (%d errors)", e.errors)
+		case e.wrongLimit > 0:
+			s += fmt.Sprintf(" (%d wrong-rule answers)", e.wrongLimit)
+		case e.store != nil && e.store.FailureMode > 0:
+			s += fmt.Sprintf(" (%.0f by failure_mode)", e.store.FailureMode)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// verdicts are the comparison lines and the targets, reached or not.
+func (r *results) verdicts() []string {
+	tots := r.totals()
+	var ours, peer *total
+	for _, t := range tots {
+		switch t.name {
+		case nameOurs:
+			ours = t
+		case nameEnvoy:
+			peer = t
+		}
+	}
+	mark := func(ok bool) string {
+		if ok {
+			return "reached"
+		}
+		return "NOT reached"
+	}
+	var v []string
+	if ours != nil && peer != nil && peer.rate > 0 && peer.lat.p99 > 0 {
+		ratio := ours.rate / peer.rate
+		v = append(v,
+			fmt.Sprintf("ours/envoy decisions/s = %.2f×", ratio),
+			fmt.Sprintf("p99 ours vs envoy = %s vs %s (%.2f×)", fmtDur(ours.lat.p99), fmtDur(peer.lat.p99), float64(ours.lat.p99)/float64(peer.lat.p99)),
+			fmt.Sprintf("target decisions/s ≥ %.1f× envoy: %s (%.2f×)", targetRatio, mark(ratio >= targetRatio), ratio),
+			fmt.Sprintf("target p99 lower than envoy's: %s", mark(ours.lat.p99 < peer.lat.p99)),
+		)
+	} else {
+		v = append(v, "no comparison: envoy ratelimit was not run (-skip-envoy)")
+	}
+	var without float64
+	var decided int64
+	for _, x := range r.rows {
+		if x.name == nameOurs && x.tp != nil && x.tp.store != nil {
+			without += x.tp.store.FailureMode
+			decided += x.tp.ok + x.tp.overLimit
+		}
+	}
+	if without > 0 {
+		v = append(v, fmt.Sprintf("caveat: %.0f of ours' %d measured decisions (%.1f%%) were made by failure_mode without Redis (store deadline missed or breaker open); decisions/s counts them",
+			without, decided, 100*without/float64(max(decided, 1))))
+	}
+	for _, t := range tots {
+		v = append(v, fmt.Sprintf("target exactly %d admitted of %d (%s): %s (%s)", r.opts.exactLimit, r.opts.exactCalls, t.name, mark(r.exactOK(t)), r.admittedText(t)))
+	}
+	return v
+}
+
+func (r *results) header() []string {
+	return []string{"round", "service", "decisions/s", "p50", "p99", "p99.9", "max", "errors", "over-limit", "without Redis",
+		"service CPU", "CPU/decision", "rlbench CPU", "Redis CPU", "load", fmt.Sprintf("admitted of %d", r.opts.exactLimit)}
+}
+
+func (r *results) cells(x *row) []string {
+	c := []string{fmt.Sprint(x.round + 1), x.name}
+	if ph := x.tp; ph != nil {
+		dec := ph.ok + ph.overLimit
+		without := "n/a"
+		if ph.store != nil {
+			without = fmt.Sprintf("%.0f", ph.store.FailureMode)
+		}
+		c = append(c, fmt.Sprintf("%.0f", ph.rate()), fmtDur(ph.lat.p50), fmtDur(ph.lat.p99), fmtDur(ph.lat.p999), fmtDur(ph.lat.max),
+			fmt.Sprint(ph.errors), fmt.Sprint(ph.overLimit), without,
+			percent(ph.svcCPU, ph.window), perDecision(ph.svcCPU, dec), percent(ph.selfCPU, ph.window), percent(ph.redisCPU, ph.window),
+			fmt.Sprintf("%.2f", ph.load))
+	} else {
+		c = append(c, "", "", "", "", "", "", "", "", "", "", "", "", "")
+	}
+	if x.ex != nil {
+		c = append(c, r.admittedText(&total{admitted: []exactResult{*x.ex}}))
+	} else {
+		c = append(c, "")
+	}
+	return c
+}
+
+func (r *results) totalHeader() []string {
+	return []string{"service", "decisions/s", "p50", "p99", "p99.9", "errors", fmt.Sprintf("admitted of %d", r.opts.exactLimit)}
+}
+
+func (r *results) totalCells(t *total) []string {
+	return []string{t.name, fmt.Sprintf("%.0f", t.rate), fmtDur(t.lat.p50), fmtDur(t.lat.p99), fmtDur(t.lat.p999),
+		fmt.Sprint(t.errors), r.admittedText(t)}
+}
+
+// errorLines lists error kinds, when there were any.
+func (r *results) errorLines() []string {
+	var out []string
+	for _, x := range r.rows {
+		if x.tp == nil {
+			continue
+		}
+		for k, n := range x.tp.errKinds {
+			out = append(out, fmt.Sprintf("round %d %s: %d × %s", x.round+1, x.name, n, k))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (r *results) metricsLine() string {
+	m := r.oursMetrics
+	if !m.Scraped {
+		return "ours: /metrics not scraped"
+	}
+	return fmt.Sprintf("ours, whole run: %.0f store errors, %.0f failure-mode decisions, %.0f over-limit-cache hits (all should be 0: every decision came from Redis)",
+		m.StoreErrors, m.FailureMode, m.CacheHits)
+}
+
+func (r *results) loadLine() string {
+	var during []string
+	for _, x := range r.rows {
+		if x.tp != nil {
+			during = append(during, fmt.Sprintf("%.2f", x.tp.load))
+		}
+	}
+	return fmt.Sprintf("load average (1 min): %.2f at start, %s at the end of each throughput phase, %.2f at the end; %d CPUs",
+		r.env.LoadStart, strings.Join(during, " / "), r.env.LoadEnd, r.env.NumCPU)
+}
+
+// print writes the tables and verdicts as aligned text.
+func (r *results) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(r.header(), "\t"))
+	for _, x := range r.rows {
+		fmt.Fprintln(tw, strings.Join(r.cells(x), "\t"))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(r.totalHeader(), "\t"))
+	for _, t := range r.totals() {
+		fmt.Fprintln(tw, strings.Join(r.totalCells(t), "\t"))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+	for _, l := range r.verdicts() {
+		fmt.Fprintln(w, l)
+	}
+	for _, l := range r.errorLines() {
+		fmt.Fprintln(w, "errors: "+l)
+	}
+	fmt.Fprintln(w, r.metricsLine())
+	fmt.Fprintln(w, r.loadLine())
+}
+
+// writeMarkdown writes the same as a Markdown report, with the run's settings.
+func (r *results) writeMarkdown(path string) error {
+	var b bytes.Buffer
+	o := r.opts
+	fmt.Fprintf(&b, "# rate-limiter: gRPC ShouldRateLimit, ours vs envoyproxy/ratelimit\n\n")
+	fmt.Fprintf(&b, "- command: `%s`\n", r.env.Command)
+	fmt.Fprintf(&b, "- date: %s\n", r.env.Date.Format(time.RFC3339))
+	fmt.Fprintf(&b, "- Go %s, NumCPU %d, GOMAXPROCS %d (callers, both services and Redis share these CPUs)\n", r.env.GoVersion, r.env.NumCPU, r.env.GOMAXPROCS)
+	fmt.Fprintf(&b, "- %s\n", r.loadLine())
+	if r.env.EnvoyVersion != "" {
+		fmt.Fprintf(&b, "- peer: %s\n", r.env.EnvoyVersion)
+	}
+	fmt.Fprintf(&b, "- Redis: %s (shared by both services)\n", o.redisURL)
+	fmt.Fprintf(&b, "- settings beyond ports, rules and Redis: ours %s; envoy %s\n", settingsText(o.oursEnv), settingsText(o.envoyEnv))
+	fmt.Fprintf(&b, "- throughput: %d callers (closed loops) over %d gRPC connections per service, a random user of %d per call, %v warm-up + %v measured, per-call deadline %v; %d rounds, the order alternating\n",
+		o.callers, o.conns, o.users, o.warmup, o.duration, o.timeout, o.rounds)
+	fmt.Fprintf(&b, "- exact admission: %d calls from %d callers at a fresh key limited to %d per minute, inside one minute window\n\n", o.exactCalls, o.callers, o.exactLimit)
+
+	b.WriteString("## Per round\n\n")
+	mdTable(&b, r.header(), func(add func([]string)) {
+		for _, x := range r.rows {
+			add(r.cells(x))
+		}
+	})
+	b.WriteString("\n## Over all rounds\n\n")
+	mdTable(&b, r.totalHeader(), func(add func([]string)) {
+		for _, t := range r.totals() {
+			add(r.totalCells(t))
+		}
+	})
+	b.WriteString("\n")
+	for _, l := range r.verdicts() {
+		fmt.Fprintf(&b, "- %s\n", l)
+	}
+	for _, l := range r.errorLines() {
+		fmt.Fprintf(&b, "- errors: %s\n", l)
+	}
+	fmt.Fprintf(&b, "- %s\n", r.metricsLine())
+	b.WriteString("\nDecisions are answered calls (OK or OVER_LIMIT); latency is per call as the caller saw it. " +
+		"CPU is read from /proc for each process over the measured window (100% = one core); Redis is shared with other clients, so its CPU is context, not attributable. " +
+		"\"without Redis\" counts ours' decisions made by a rule's failure_mode (its /metrics); envoy ratelimit has no such path (it waits up to REDIS_TIMEOUT, 10 s, and errors). " +
+		"On a small shared machine the numbers are noisy: compare within one run.\n")
+	fmt.Fprintf(&b, "\n## Rules (one file, read by both)\n\n```yaml\n%s```\n", r.rules)
+
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("report dir: %w", err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+func mdTable(b *bytes.Buffer, header []string, rows func(add func([]string))) {
+	line := func(cells []string) { fmt.Fprintf(b, "| %s |\n", strings.Join(cells, " | ")) }
+	line(header)
+	sep := make([]string, len(header))
+	for i := range sep {
+		sep[i] = "---"
+	}
+	line(sep)
+	rows(line)
+}
+
+// fmtDur prints latencies in µs below a millisecond and in ms with two decimals above.
+func fmtDur(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	}
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+func percent(cpu, window time.Duration) string {
+	if cpu <= 0 || window <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f%%", 100*cpu.Seconds()/window.Seconds())
+}
+
+func perDecision(cpu time.Duration, decisions int64) string {
+	if cpu <= 0 || decisions <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f µs", float64(cpu.Microseconds())/float64(decisions))
+}
+
+func settingsText(e envList) string {
+	if len(e) == 0 {
+		return "its defaults"
+	}
+	return "`" + e.String() + "`"
+}
