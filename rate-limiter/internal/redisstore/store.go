@@ -1,0 +1,309 @@
+// Package redisstore is the limit.Store on Redis: every algorithm is one atomic Lua script that
+// reads the clock with Redis TIME, so any number of limiter processes share exact limits, and
+// concurrent calls are coalesced into pipelines so that a busy process pays one round trip for
+// many decisions.
+//
+// Keys are <prefix>{<key>}:<suffix>. The braces make the limiter key the Redis Cluster hash tag,
+// so every key a script touches lives in one slot, and every key carries a TTL equal to the time
+// its state stops mattering.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/limit"
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults of Options.
+const (
+	DefaultPrefix    = "rl:"
+	DefaultTimeout   = 50 * time.Millisecond
+	DefaultMaxBatch  = 128
+	DefaultPerScript = 32
+	DefaultPipelines = 2
+)
+
+// ErrClosed is returned by calls made after Close, or pending when it ran.
+var ErrClosed = errors.New("redisstore: store closed")
+
+// Options tune a Store; the zero value takes every default.
+type Options struct {
+	// Prefix starts every key the store writes (default "rl:").
+	Prefix string
+	// Timeout bounds each call: a caller gets an error no later than this, even when Redis
+	// stalls (default 50ms). A shorter context deadline wins. The pipeline in flight is given
+	// the same deadline; a client built with ContextTimeoutEnabled also aborts its socket I/O
+	// then, otherwise the pipeline (not the caller) waits for the client's ReadTimeout.
+	Timeout time.Duration
+	// MaxBatch caps how many queued calls one pipeline carries (default 128).
+	MaxBatch int
+	// PerScript caps how many requests of one algorithm and one Redis Cluster slot a single
+	// script run decides (default 32; 1 sends one EVALSHA per request). A run holds Redis for
+	// its whole duration, about 10µs per request.
+	PerScript int
+	// Pipelines is how many pipelines may be in flight at once (default 2). Calls that arrive
+	// while all of them are in flight wait in the queue and leave together in the next one, so
+	// batching grows with load and adds no latency when the store is idle.
+	Pipelines int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.PerScript <= 0 {
+		o.PerScript = DefaultPerScript
+	}
+	if o.Pipelines <= 0 {
+		o.Pipelines = DefaultPipelines
+	}
+	return o
+}
+
+// Store implements limit.Store on Redis. It is safe for concurrent use.
+type Store struct {
+	client redis.UniversalClient
+	opts   Options
+	b      *batcher
+	group  func(key string) string // which limiter keys' requests may share a script run
+}
+
+var _ limit.Store = (*Store)(nil)
+
+// New returns a Store on client; it starts the batching goroutines, which Close stops. The
+// client stays the caller's to close. Scripts are loaded lazily: the first EVALSHA that meets
+// NOSCRIPT loads them and retries.
+func New(client redis.UniversalClient, opts Options) *Store {
+	opts = opts.withDefaults()
+	return &Store{
+		client: client,
+		opts:   opts,
+		b:      newBatcher(client, opts.MaxBatch, opts.PerScript, opts.Pipelines, opts.Timeout),
+		group:  grouping(client),
+	}
+}
+
+// grouping says which requests one script run may decide together: a script may only touch
+// keys of one Redis Cluster slot, and on a Ring of one shard. A single server takes any mix.
+func grouping(client redis.UniversalClient) func(key string) string {
+	switch client.(type) {
+	case *redis.Client:
+		return func(string) string { return "" }
+	case *redis.ClusterClient:
+		return func(key string) string { return strconv.Itoa(int(hashSlot("{" + key + "}"))) }
+	default:
+		return func(key string) string { return hashTag("{" + key + "}") }
+	}
+}
+
+// Load loads every script into the Redis script cache, so that the first calls need no retry.
+// Optional; useful at start-up to check that Redis answers and runs Lua.
+func (s *Store) Load(ctx context.Context) error {
+	for _, sc := range allScripts {
+		if err := sc.script.Load(ctx, s.client).Err(); err != nil {
+			return fmt.Errorf("redisstore: load script %s: %w", sc.name, err)
+		}
+	}
+	return nil
+}
+
+// Allow decides one request with one script run; concurrent calls share pipelines.
+func (s *Store) Allow(ctx context.Context, req limit.Request) (limit.Decision, error) {
+	if err := limit.Check(req); err != nil {
+		return limit.Decision{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	v, err := s.b.do(ctx, s.invocation(req))
+	if err != nil {
+		return limit.Decision{}, fmt.Errorf("redisstore: allow %s %q: %w", req.Limit.Algorithm, req.Key, err)
+	}
+	d, err := decode(v, req.Limit)
+	if err != nil {
+		return limit.Decision{}, fmt.Errorf("redisstore: allow %s %q: %w", req.Limit.Algorithm, req.Key, err)
+	}
+	return d, nil
+}
+
+// AllowBatch decides every request in one pipeline. It fails as a whole when any request is
+// invalid (before anything is sent) or any script fails.
+func (s *Store) AllowBatch(ctx context.Context, reqs []limit.Request) ([]limit.Decision, error) {
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	calls := make([]*call, len(reqs))
+	for i, req := range reqs {
+		if err := limit.Check(req); err != nil {
+			return nil, fmt.Errorf("request %d: %w", i, err)
+		}
+		calls[i] = s.invocation(req)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	if err := s.b.direct(ctx, calls); err != nil {
+		return nil, fmt.Errorf("redisstore: allow batch of %d: %w", len(reqs), err)
+	}
+	out := make([]limit.Decision, len(reqs))
+	for i, c := range calls {
+		if c.err != nil {
+			return nil, fmt.Errorf("redisstore: allow %s %q: %w", reqs[i].Limit.Algorithm, reqs[i].Key, c.err)
+		}
+		d, err := decode(c.val, reqs[i].Limit)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: allow %s %q: %w", reqs[i].Limit.Algorithm, reqs[i].Key, err)
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// Release frees a Concurrency lease. An unknown, malformed or expired lease, or an unknown key,
+// is not an error: there is nothing to free.
+func (s *Store) Release(ctx context.Context, key, lease string) error {
+	members := leaseMembers(lease)
+	if key == "" || len(members) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	args := make([]any, len(members))
+	for i, m := range members {
+		args[i] = m
+	}
+	release := &call{op: releaseScript, keys: []string{s.key(key, "cc")}, args: args}
+	if _, err := s.b.do(ctx, release); err != nil {
+		return fmt.Errorf("redisstore: release %q: %w", key, err)
+	}
+	return nil
+}
+
+// Close stops the batching goroutines; calls still queued fail with ErrClosed. It does not
+// close the Redis client.
+func (s *Store) Close() error {
+	s.b.close()
+	return nil
+}
+
+// key is <prefix>{<key>}:<suffix>: the limiter key is the hash tag, so all of its keys share a
+// Redis Cluster slot. Whatever the key holds (even braces), the text up to the suffix is the same
+// for all of its keys, so they hash alike.
+func (s *Store) key(key, suffix string) string {
+	var b strings.Builder
+	b.Grow(len(s.opts.Prefix) + len(key) + len(suffix) + 3)
+	b.WriteString(s.opts.Prefix)
+	b.WriteByte('{')
+	b.WriteString(key)
+	b.WriteString("}:")
+	b.WriteString(suffix)
+	return b.String()
+}
+
+// invocation is the call that decides req: its script, keys and arguments (requests, period
+// in µs, capacity, cost; for Concurrency also the new lease's ID).
+func (s *Store) invocation(req limit.Request) *call {
+	l := req.Limit
+	c := &call{
+		group: s.group(req.Key),
+		args:  []any{l.Requests, periodMicros(l.Period), l.Capacity(), req.Cost()},
+	}
+	switch l.Algorithm {
+	case limit.TokenBucket:
+		c.op, c.keys = tokenBucketScript, []string{s.key(req.Key, "tb")}
+	case limit.LeakyBucket:
+		c.op, c.keys = leakyBucketScript, []string{s.key(req.Key, "lb")}
+	case limit.LeakyQueue:
+		c.op, c.keys = leakyQueueScript, []string{s.key(req.Key, "lq")}
+	case limit.FixedWindow:
+		c.op, c.keys = fixedWindowScript, []string{s.key(req.Key, "fw")}
+	case limit.SlidingLog:
+		c.op, c.keys = slidingLogScript, []string{s.key(req.Key, "sl")}
+	case limit.SlidingWindow:
+		c.op, c.keys = slidingWindowScript, []string{s.key(req.Key, "sw:0"), s.key(req.Key, "sw:1")}
+	case limit.GCRA:
+		c.op, c.keys = gcraScript, []string{s.key(req.Key, "gcra")}
+	case limit.Concurrency:
+		c.op, c.keys = concurrencyScript, []string{s.key(req.Key, "cc")}
+		c.args = append(c.args, limit.NewLeaseID())
+	default:
+		panic("redisstore: algorithm passed limit.Check but has no script: " + string(l.Algorithm))
+	}
+	return c
+}
+
+// periodMicros is the period in whole microseconds, the resolution of Redis TIME; at least 1.
+func periodMicros(p time.Duration) int64 {
+	if us := p.Microseconds(); us > 0 {
+		return us
+	}
+	return 1
+}
+
+// decode turns a script's reply {allowed, remaining, reset_after_us, retry_after_us, delay_us,
+// lease} into a Decision.
+func decode(v any, l limit.Limit) (limit.Decision, error) {
+	a, ok := v.([]any)
+	if !ok || len(a) != 6 {
+		return limit.Decision{}, fmt.Errorf("unexpected script reply %#v", v)
+	}
+	var n [5]int64
+	for i := range n {
+		if n[i], ok = a[i].(int64); !ok {
+			return limit.Decision{}, fmt.Errorf("unexpected script reply %#v: element %d is %T", v, i, a[i])
+		}
+	}
+	lease, ok := a[5].(string)
+	if !ok {
+		return limit.Decision{}, fmt.Errorf("unexpected script reply %#v: lease is %T", v, a[5])
+	}
+	retry := time.Duration(max(n[3], 0)) * time.Microsecond
+	if n[0] != 1 && retry <= 0 {
+		retry = time.Microsecond // a denial always says to wait, if only the clock's resolution
+	}
+	return limit.Decision{
+		Allowed:    n[0] == 1,
+		Limit:      l.Requests,
+		Remaining:  max(n[1], 0),
+		ResetAfter: time.Duration(max(n[2], 0)) * time.Microsecond,
+		RetryAfter: retry,
+		Delay:      time.Duration(max(n[4], 0)) * time.Microsecond,
+		Lease:      lease,
+	}, nil
+}
+
+// leaseMembers lists the sorted-set members a Concurrency lease holds. A lease is
+// "<id>" for one slot or "<id>*<slots>" for several, held as members "<id>" and "<id>#2" ..
+// "<id>#<slots>" (see lua/concurrency.lua). Anything else names nothing.
+func leaseMembers(lease string) []string {
+	if lease == "" || strings.ContainsRune(lease, '#') {
+		return nil
+	}
+	id, n, found := strings.Cut(lease, "*")
+	if !found {
+		return []string{lease}
+	}
+	slots, err := strconv.ParseInt(n, 10, 64)
+	if err != nil || slots < 1 || slots > maxLeaseSlots || id == "" {
+		return nil
+	}
+	members := make([]string, slots)
+	members[0] = id
+	for i := int64(2); i <= slots; i++ {
+		members[i-1] = id + "#" + strconv.FormatInt(i, 10)
+	}
+	return members
+}
+
+// maxLeaseSlots bounds the members a Release names; no real lease holds more.
+const maxLeaseSlots = 1 << 16
