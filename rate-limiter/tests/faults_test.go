@@ -107,7 +107,7 @@ func (p *tcpProxy) accept() {
 func newEngine(t *testing.T, addr, prefix string) *service.Engine {
 	set, err := rules.Parse("faults.yaml", []byte(faultRules))
 	require.NoError(t, err)
-	client := redis.NewClient(&redis.Options{Addr: addr}) // go-redis defaults, as cmd/ratelimit uses them
+	client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true}) // as cmd/ratelimit builds it
 	t.Cleanup(func() { _ = client.Close() })
 	store := redisstore.New(client, redisstore.Options{Prefix: prefix, Timeout: 50 * time.Millisecond})
 	t.Cleanup(func() { _ = store.Close() })

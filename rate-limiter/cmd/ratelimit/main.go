@@ -47,7 +47,7 @@ type Config struct {
 	RedisTimeout     time.Duration `env:"REDIS_TIMEOUT" envDefault:"50ms"`
 	Replicas         int           `env:"REPLICAS" envDefault:"1"`
 	BreakerThreshold int           `env:"BREAKER_THRESHOLD" envDefault:"5"`
-	BreakerCooldown  time.Duration `env:"BREAKER_COOLDOWN" envDefault:"500ms"`
+	BreakerCooldown  time.Duration `env:"BREAKER_COOLDOWN" envDefault:"250ms"`
 	LocalCache       bool          `env:"LOCAL_CACHE" envDefault:"true"`
 	ApproxFlush      time.Duration `env:"APPROX_FLUSH" envDefault:"0s"` // > 0: approximate fixed windows, synced this often
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
@@ -184,6 +184,7 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (limit.Stor
 	if err != nil {
 		return nil, false, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
+	opts.ContextTimeoutEnabled = true // a stalled Redis must not hold the pipelines past REDIS_TIMEOUT
 	client := redis.NewClient(opts)
 	exact := redisstore.New(client, redisstore.Options{Timeout: cfg.RedisTimeout})
 	var store limit.Store = exact

@@ -59,16 +59,20 @@ func benchRedis(b *testing.B) *redis.Client {
 
 // benchEngine is the engine as cmd/ratelimit wires it with REDIS_URL set, but with a 1 s store
 // deadline, so that a busy machine profiles the decision path rather than failure modes.
-func benchEngine(b *testing.B, rdb *redis.Client) *service.Engine {
+func benchEngine(b *testing.B, rdb *redis.Client, coalesce bool) *service.Engine {
 	b.Helper()
 	p := newPlan(options{rounds: 1, users: 10_000, limit: 1_000_000, exactLimit: 500})
 	set, err := rules.Parse("bench.yaml", []byte(p.yaml))
 	require.NoError(b, err)
 	store := redisstore.New(rdb, redisstore.Options{Timeout: time.Second})
 	require.NoError(b, store.Load(context.Background()))
+	var st limit.Store = store
+	if coalesce {
+		st = coalescing{store}
+	}
 	reg := prometheus.NewRegistry()
 	e, err := service.New(service.Options{
-		Store: store, Shared: true, Rules: func() *rules.Set { return set }, Timeout: time.Second,
+		Store: st, Shared: true, Rules: func() *rules.Set { return set }, Timeout: time.Second,
 		Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(b, err)
@@ -82,6 +86,23 @@ func benchEngine(b *testing.B, rdb *redis.Client) *service.Engine {
 		_ = store.Close()
 	})
 	return e
+}
+
+// coalescing sends a lone request through Store.Allow, which shares pipelines (and script runs)
+// between concurrent callers, where Store.AllowBatch gives every call a pipeline, a round trip and
+// a goroutine of its own. The engine calls AllowBatch even for one descriptor, so this measures
+// what routing that common case through the shared queue would change.
+type coalescing struct{ limit.Store }
+
+func (c coalescing) AllowBatch(ctx context.Context, reqs []limit.Request) ([]limit.Decision, error) {
+	if len(reqs) != 1 {
+		return c.Store.AllowBatch(ctx, reqs)
+	}
+	d, err := c.Allow(ctx, reqs[0])
+	if err != nil {
+		return nil, err
+	}
+	return []limit.Decision{d}, nil
 }
 
 func counterSum(b *testing.B, reg *prometheus.Registry, name string) float64 {
@@ -99,11 +120,16 @@ func counterSum(b *testing.B, reg *prometheus.Registry, name string) float64 {
 	return sum
 }
 
-// parallel runs f from benchCallers goroutines (b.SetParallelism counts per GOMAXPROCS).
-func parallel(b *testing.B, f func(user string) error) {
+// parallel runs f from benchCallers goroutines (b.SetParallelism counts per GOMAXPROCS). Besides
+// wall time per op, which a busy machine makes noisy, it reports the CPU this process (callers
+// and, in-process, the service) and the Redis server spent per op: steadier, and what decides
+// throughput when the CPUs are the bottleneck.
+func parallel(b *testing.B, rdb *redis.Client, f func(user string) error) {
 	b.Helper()
+	redisPID := redisProcess(context.Background(), rdb)
 	b.SetParallelism(max(1, benchCallers/runtime.GOMAXPROCS(0)))
 	b.ReportAllocs()
+	self0, red0 := cpuTime(os.Getpid()), cpuTime(redisPID)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -113,15 +139,37 @@ func parallel(b *testing.B, f func(user string) error) {
 			}
 		}
 	})
+	b.StopTimer()
+	self1, red1 := cpuTime(os.Getpid()), cpuTime(redisPID)
+	b.ReportMetric(float64((self1-self0).Microseconds())/float64(b.N), "cpu-µs/op")
+	if redisPID > 0 {
+		b.ReportMetric(float64((red1-red0).Microseconds())/float64(b.N), "redis-cpu-µs/op")
+	}
 }
 
-// BenchmarkOursGRPC is the whole path rlbench measures: gRPC client, server, engine, Redis.
+// BenchmarkOursGRPC is the whole path rlbench measures: gRPC client, server, engine, Redis —
+// as cmd/ratelimit wires it, then with lone requests coalesced in the store, then also with
+// gRPC stream workers (goroutines reused across RPCs, so their stacks stay grown).
 func BenchmarkOursGRPC(b *testing.B) {
+	for _, v := range []struct {
+		name     string
+		coalesce bool
+		opts     []grpc.ServerOption
+	}{
+		{"as-is", false, nil},
+		{"coalesced", true, nil},
+		{"coalesced+stream-workers", true, []grpc.ServerOption{grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0)))}},
+	} {
+		b.Run(v.name, func(b *testing.B) { benchGRPC(b, v.coalesce, v.opts...) })
+	}
+}
+
+func benchGRPC(b *testing.B, coalesce bool, opts ...grpc.ServerOption) {
 	rdb := benchRedis(b)
-	e := benchEngine(b, rdb)
+	e := benchEngine(b, rdb, coalesce)
 	m, err := api.NewMetrics(prometheus.NewRegistry())
 	require.NoError(b, err)
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(opts...)
 	rlv3.RegisterRateLimitServiceServer(gs, &api.RLS{Engine: e, Metrics: m})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
@@ -135,8 +183,9 @@ func BenchmarkOursGRPC(b *testing.B) {
 		b.Cleanup(func() { _ = cc.Close() })
 		clients = append(clients, rlv3.NewRateLimitServiceClient(cc))
 	}
-	ctx := context.Background()
-	parallel(b, func(user string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang fails, not blocks
+	b.Cleanup(cancel)
+	parallel(b, rdb, func(user string) error {
 		resp, err := clients[rand.IntN(len(clients))].ShouldRateLimit(ctx, request(user))
 		if err == nil && resp.GetOverallCode() != rlv3.RateLimitResponse_OK {
 			err = fmt.Errorf("code %v", resp.GetOverallCode())
@@ -147,9 +196,10 @@ func BenchmarkOursGRPC(b *testing.B) {
 
 // BenchmarkOursEngine is the engine alone: matching, cache, breaker, the store round trip.
 func BenchmarkOursEngine(b *testing.B) {
-	e := benchEngine(b, benchRedis(b))
+	rdb := benchRedis(b)
+	e := benchEngine(b, rdb, false)
 	ctx := context.Background()
-	parallel(b, func(user string) error {
+	parallel(b, rdb, func(user string) error {
 		code, _, err := e.Check(ctx, domain, []service.Descriptor{{Entries: []rules.Entry{{Key: "user", Value: user}}}}, 1)
 		if err == nil && code != service.OK {
 			err = fmt.Errorf("code %v", code)
@@ -166,7 +216,7 @@ func BenchmarkStoreFixedWindow(b *testing.B) {
 	b.Cleanup(func() { _ = store.Close() })
 	l := limit.Limit{Algorithm: limit.FixedWindow, Requests: 1_000_000, Period: time.Minute}
 	ctx := context.Background()
-	parallel(b, func(user string) error {
+	parallel(b, rdb, func(user string) error {
 		_, err := store.AllowBatch(ctx, []limit.Request{{Key: domain + "|user=" + user, Limit: l, Hits: 1}})
 		return err
 	})
@@ -180,7 +230,7 @@ func BenchmarkStoreFixedWindowCoalesced(b *testing.B) {
 	b.Cleanup(func() { _ = store.Close() })
 	l := limit.Limit{Algorithm: limit.FixedWindow, Requests: 1_000_000, Period: time.Minute}
 	ctx := context.Background()
-	parallel(b, func(user string) error {
+	parallel(b, rdb, func(user string) error {
 		_, err := store.Allow(ctx, limit.Request{Key: domain + "|user=" + user, Limit: l, Hits: 1})
 		return err
 	})
@@ -191,7 +241,7 @@ func BenchmarkStoreFixedWindowCoalesced(b *testing.B) {
 func BenchmarkEnvoyCommands(b *testing.B) {
 	rdb := benchRedis(b)
 	ctx := context.Background()
-	parallel(b, func(user string) error {
+	parallel(b, rdb, func(user string) error {
 		window := time.Now().Unix() / 60 * 60
 		key := domain + "_user_" + user + "_" + strconv.FormatInt(window, 10)
 		pipe := rdb.Pipeline()

@@ -42,8 +42,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		switch {
+		case errors.Is(err, flag.ErrHelp):
 			return
+		case errors.Is(err, context.Canceled):
+			err = errors.New("interrupted (both services were stopped and the benchmark keys deleted)")
 		}
 		fmt.Fprintf(os.Stderr, "rlbench: %v\n", err)
 		os.Exit(1)
@@ -64,6 +67,7 @@ type options struct {
 	exactCalls int
 	redisURL   string
 	skipEnvoy  bool
+	keepLogs   bool
 	envoyBin   string
 	report     string
 	oursEnv    envList // extra settings for ours, e.g. REDIS_TIMEOUT=1s
@@ -99,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer, root string) (options, error) {
 	fs.IntVar(&o.exactCalls, "exact-calls", 2000, "calls fired at the exact-admission key")
 	fs.StringVar(&o.redisURL, "redis", "redis://127.0.0.1:6379/9", "Redis both services share (use a DB of your own: keys of domain \"bench\" in it are deleted before and after)")
 	fs.BoolVar(&o.skipEnvoy, "skip-envoy", false, "run our service only (when envoy ratelimit cannot be installed)")
+	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the services' logs and the rules file (their directory is printed)")
 	fs.StringVar(&o.envoyBin, "envoy-bin", filepath.Join(root, ".bin", "service_cmd"), "envoy ratelimit binary (rate-limiter/scripts/install-envoy-ratelimit.sh puts it there)")
 	fs.StringVar(&o.report, "report", filepath.Join(root, "reports", "rate-limiter-grpc-bench.md"), "Markdown report to write (\"\" for none)")
 	fs.Var(&o.oursEnv, "ours-env", "extra KEY=VALUE setting for ours (repeatable; default: its defaults)")
@@ -167,8 +172,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return fmt.Errorf("temp dir: %w", err)
 	}
 	defer func() {
-		if err != nil {
-			p.printf("service logs kept in %s", dir)
+		if err != nil || o.keepLogs {
+			p.printf("service logs and rules kept in %s", dir)
 			return
 		}
 		_ = os.RemoveAll(dir)
@@ -222,8 +227,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			if err != nil {
 				return err
 			}
-			p.printf("round %d/%d: %s: %.0f decisions/s, p50 %v, p99 %v, p99.9 %v, %d errors, load %.2f",
-				r+1, o.rounds, s.name, tp.rate(), tp.lat.p50, tp.lat.p99, tp.lat.p999, tp.errors, tp.load)
+			p.printf("round %d/%d: %s: %.0f decisions/s, p50 %s, p99 %s, p99.9 %s, %d errors, load %.2f",
+				r+1, o.rounds, s.name, tp.rate(), fmtDur(tp.lat.p50), fmtDur(tp.lat.p99), fmtDur(tp.lat.p999), tp.errors, tp.load)
 			res.add(r, s.name, tp)
 		}
 		// The exact phases of a round share one aligned minute: each takes well under a second.

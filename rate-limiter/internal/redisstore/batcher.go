@@ -12,7 +12,7 @@ import (
 
 // call is one script run, or one request of a decision script, waiting for its reply.
 type call struct {
-	ctx   context.Context // the caller's; nil for AllowBatch's calls, which share one deadline
+	ctx   context.Context // the caller's
 	op    *namedScript
 	group string // calls of one op and group may share a script run (see Store.group)
 	keys  []string
@@ -20,26 +20,27 @@ type call struct {
 
 	val  any
 	err  error
-	done chan struct{} // closed when val and err are set; nil for AllowBatch's calls
+	done chan struct{} // closed when val and err are set
 }
 
 // batcher coalesces concurrent calls into pipelines. Each of its workers takes the first queued
-// call, then everything else already queued (up to maxBatch), and sends them as one pipeline.
+// group of calls (one Allow, or one AllowBatch whole), then every other group already queued (up
+// to maxBatch calls), and sends them as one pipeline.
 // While every worker waits on Redis, new calls pile up in the queue and leave together in the
 // next pipeline: batches grow with load, and an idle store sends a lone call at once.
 //
 // Within a pipeline, requests for the same decision script and the same Redis Cluster slot (on
 // a single server: all of them) share one EVALSHA, up to perScript requests: the script decides
 // them in order, at one reading of TIME. On Redis a script run's fixed cost (the call, its
-// argument tables, TIME) is most of the cost of a decision, so this roughly halves the work
-// Redis does per request.
+// argument tables, TIME) is a large part of a decision's: sharing it cuts the server's work per
+// request by a third (sliding window) to a half (GCRA, token bucket).
 type batcher struct {
 	client    redis.UniversalClient
 	maxBatch  int
 	perScript int
 	timeout   time.Duration
 
-	queue   chan *call
+	queue   chan []*call
 	closing chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
@@ -51,7 +52,7 @@ func newBatcher(client redis.UniversalClient, maxBatch, perScript, workers int, 
 		maxBatch:  maxBatch,
 		perScript: perScript,
 		timeout:   timeout,
-		queue:     make(chan *call, 4*maxBatch*workers),
+		queue:     make(chan []*call, 4*maxBatch*workers),
 		closing:   make(chan struct{}),
 	}
 	b.wg.Add(workers)
@@ -61,48 +62,30 @@ func newBatcher(client redis.UniversalClient, maxBatch, perScript, workers int, 
 	return b
 }
 
-// do queues c for the shared pipelines and waits for its reply, or for ctx.
-func (b *batcher) do(ctx context.Context, c *call) (any, error) {
-	c.ctx, c.done = ctx, make(chan struct{})
-	select {
-	case b.queue <- c:
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
-	case <-b.closing:
-		return nil, ErrClosed
+// do queues calls, as one group, for the shared pipelines and waits for all their replies, or
+// for ctx. Each call's val and err are set when it returns nil.
+func (b *batcher) do(ctx context.Context, calls []*call) error {
+	for _, c := range calls {
+		c.ctx, c.done = ctx, make(chan struct{})
 	}
 	select {
-	case <-c.done:
-		return c.val, c.err
+	case b.queue <- calls:
 	case <-ctx.Done():
-		// The script may still run; whatever it decides is lost with the caller.
-		return nil, context.Cause(ctx)
-	case <-b.closing:
-		return nil, ErrClosed
-	}
-}
-
-// direct sends calls as one pipeline of their own, outside the queue, and sets each call's val
-// and err. The error is for the pipeline as a whole (the context ended).
-func (b *batcher) direct(ctx context.Context, calls []*call) error {
-	select {
+		return context.Cause(ctx)
 	case <-b.closing:
 		return ErrClosed
-	default:
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.exec(ctx, calls)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		// The client may not honour context deadlines on its sockets (ContextTimeoutEnabled
-		// off); the caller's deadline holds regardless.
-		return context.Cause(ctx)
+	for _, c := range calls {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			// The scripts may still run; whatever they decide is lost with the caller.
+			return context.Cause(ctx)
+		case <-b.closing:
+			return ErrClosed
+		}
 	}
+	return nil
 }
 
 func (b *batcher) close() {
@@ -118,16 +101,16 @@ func (b *batcher) work() {
 	for {
 		batch = batch[:0]
 		select {
-		case c := <-b.queue:
-			batch = append(batch, c)
+		case g := <-b.queue:
+			batch = append(batch, g...)
 		case <-b.closing:
 			return
 		}
 	collect:
 		for len(batch) < b.maxBatch {
 			select {
-			case c := <-b.queue:
-				batch = append(batch, c)
+			case g := <-b.queue:
+				batch = append(batch, g...)
 			default:
 				break collect
 			}
@@ -170,7 +153,7 @@ func (b *batcher) run(batch []*call) {
 	}
 }
 
-// run is one EVALSHA in a pipeline and the calls it answers.
+// scriptRun is one EVALSHA in a pipeline and the calls it answers.
 type scriptRun struct {
 	op    *namedScript
 	calls []*call

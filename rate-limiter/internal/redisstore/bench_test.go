@@ -26,12 +26,13 @@ const benchKeys = 1000
 //
 //	go test -run '^$' -bench Allow ./rate-limiter/internal/redisstore/
 func BenchmarkAllow(b *testing.B) {
-	b.Run("redisstore/gcra", func(b *testing.B) {
-		benchStore(b, limit.Limit{Algorithm: limit.GCRA, Requests: 1_000_000, Period: time.Second})
-	})
+	gcra := limit.Limit{Algorithm: limit.GCRA, Requests: 1_000_000, Period: time.Second}
+	b.Run("redisstore/gcra", func(b *testing.B) { benchStore(b, gcra, Options{}) })
 	b.Run("redisstore/sliding_window", func(b *testing.B) {
-		benchStore(b, limit.Limit{Algorithm: limit.SlidingWindow, Requests: 1_000_000, Period: time.Second})
+		benchStore(b, limit.Limit{Algorithm: limit.SlidingWindow, Requests: 1_000_000, Period: time.Second}, Options{})
 	})
+	// Pipelining alone, one script run per request: what sharing script runs adds on top.
+	b.Run("redisstore/gcra/per-script=1", func(b *testing.B) { benchStore(b, gcra, Options{PerScript: 1}) })
 	b.Run("redis_rate/gcra", func(b *testing.B) {
 		env := testkit.Redis(b)
 		client := benchClient(b, env)
@@ -47,12 +48,13 @@ func BenchmarkAllow(b *testing.B) {
 	})
 }
 
-func benchStore(b *testing.B, l limit.Limit) {
+func benchStore(b *testing.B, l limit.Limit, opts Options) {
 	env := testkit.Redis(b)
 	client := benchClient(b, env)
 	hook := &countingHook{}
 	client.AddHook(hook)
-	s := New(client, Options{Prefix: env.Prefix, Timeout: time.Second})
+	opts.Prefix, opts.Timeout = env.Prefix, time.Second
+	s := New(client, opts)
 	b.Cleanup(func() { _ = s.Close() })
 	if err := s.Load(context.Background()); err != nil {
 		b.Fatal(err)

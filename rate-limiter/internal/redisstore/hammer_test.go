@@ -107,7 +107,6 @@ func TestThreeProcessesShareOneLimit(t *testing.T) {
 				var a, d int
 				_, err = fmt.Sscanf(strings.TrimSpace(outs[i].String()), "admitted %d denied %d", &a, &d)
 				require.NoError(t, err, "process %d printed %q", i, outs[i].String())
-				t.Logf("process %d: admitted %d, denied %d", i, a, d)
 				total += a
 				denied += d
 			}
@@ -118,6 +117,8 @@ func TestThreeProcessesShareOneLimit(t *testing.T) {
 			case limit.GCRA, limit.TokenBucket, limit.LeakyBucket, limit.LeakyQueue:
 				refill = int(elapsed * limitN / tt.period)
 			}
+			t.Logf("%s: %d processes admitted %d of a limit of %d (refill during the run: %d), denied %d",
+				tt.alg, procs, total, limitN, refill, denied)
 			assert.GreaterOrEqual(t, total, limitN)
 			assert.LessOrEqual(t, total, limitN+refill, "processes admitted more than the limit together")
 			assert.Greater(t, denied, 1000, "the processes did not compete")

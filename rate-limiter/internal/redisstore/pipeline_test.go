@@ -56,7 +56,8 @@ func TestConcurrentCallsShareRoundTrips(t *testing.T) {
 	t.Logf("%d calls in %d round trips (%d pipelines, %d commands in them)", calls, trips,
 		hook.pipelines.Load(), hook.piped.Load())
 	assert.Equal(t, int64(calls), ok.Load(), "each key takes 100 of 150")
-	assert.Less(t, trips, int64(calls/4), "calls were not coalesced")
+	assert.Less(t, trips, int64(calls/4), "calls were not coalesced into pipelines")
+	assert.Less(t, hook.piped.Load(), int64(calls/4), "requests were not coalesced into script runs")
 }
 
 // A lone call is sent at once, in a pipeline of one: batching adds no wait when idle.
@@ -144,7 +145,7 @@ func TestNoScriptInPipelineIsRetried(t *testing.T) {
 		c.op = gcra
 		calls = append(calls, c)
 	}
-	require.NoError(t, s.b.direct(ctx, calls))
+	require.NoError(t, s.b.do(ctx, calls))
 	for i, c := range calls[:4] {
 		require.NoError(t, c.err, "call %d", i)
 		assert.Equal(t, int64(i+1), c.val, "call %d ran once, in order", i)
@@ -163,9 +164,9 @@ func TestNoScriptInPipelineIsRetried(t *testing.T) {
 
 	c := s.invocation(limit.Request{Key: "k", Limit: l})
 	c.op = gcra
-	v, err := s.b.do(ctx, c)
-	require.NoError(t, err)
-	d, err := decode(v, l)
+	require.NoError(t, s.b.do(ctx, []*call{c}))
+	require.NoError(t, c.err)
+	d, err := decode(c.val, l)
 	require.NoError(t, err)
 	assert.False(t, d.Allowed)
 	assert.Equal(t, int64(3), hook.pipelines.Load(), "the script is cached now")

@@ -1,11 +1,14 @@
 // Package redisstore is the limit.Store on Redis: every algorithm is one atomic Lua script that
-// reads the clock with Redis TIME, so any number of limiter processes share exact limits, and
-// concurrent calls are coalesced into pipelines so that a busy process pays one round trip for
-// many decisions.
+// reads the clock with Redis TIME, so any number of limiter processes share exact limits.
+//
+// Concurrent calls are coalesced: requests queued while earlier ones are on the wire leave
+// together in one pipeline, and within it the requests of one algorithm (and, on Redis Cluster,
+// one slot) share a single script run. A busy process thus pays one round trip, and Redis one
+// script call, for many decisions; an idle one sends each request at once.
 //
 // Keys are <prefix>{<key>}:<suffix>. The braces make the limiter key the Redis Cluster hash tag,
-// so every key a script touches lives in one slot, and every key carries a TTL equal to the time
-// its state stops mattering.
+// so all the keys of one limiter key live in one slot, and every key carries a TTL equal to the
+// time its state stops mattering.
 package redisstore
 
 import (
@@ -38,14 +41,17 @@ type Options struct {
 	Prefix string
 	// Timeout bounds each call: a caller gets an error no later than this, even when Redis
 	// stalls (default 50ms). A shorter context deadline wins. The pipeline in flight is given
-	// the same deadline; a client built with ContextTimeoutEnabled also aborts its socket I/O
-	// then, otherwise the pipeline (not the caller) waits for the client's ReadTimeout.
+	// the same deadline. Build the client with ContextTimeoutEnabled so that its socket I/O
+	// aborts then too: otherwise a stalled Redis holds the store's few pipeline workers for the
+	// client's ReadTimeout (3 s by default), and the store stays slow that long after Redis returns.
 	Timeout time.Duration
 	// MaxBatch caps how many queued calls one pipeline carries (default 128).
 	MaxBatch int
 	// PerScript caps how many requests of one algorithm and one Redis Cluster slot a single
 	// script run decides (default 32; 1 sends one EVALSHA per request). A run holds Redis for
-	// its whole duration, about 10µs per request.
+	// its whole duration, about 10µs per request, and decides all of them at one instant. If
+	// it fails midway (a key of the wrong type, written by someone else), the requests it
+	// decided stay decided and all of its callers get the error.
 	PerScript int
 	// Pipelines is how many pipelines may be in flight at once (default 2). Calls that arrive
 	// while all of them are in flight wait in the queue and leave together in the next one, so
@@ -77,7 +83,7 @@ type Store struct {
 	client redis.UniversalClient
 	opts   Options
 	b      *batcher
-	group  func(key string) string // which limiter keys' requests may share a script run
+	group  func(redisKey string) string // which requests may share a script run
 }
 
 var _ limit.Store = (*Store)(nil)
@@ -95,16 +101,18 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	}
 }
 
-// grouping says which requests one script run may decide together: a script may only touch
-// keys of one Redis Cluster slot, and on a Ring of one shard. A single server takes any mix.
-func grouping(client redis.UniversalClient) func(key string) string {
+// grouping says which requests one script run may decide together, from their first Redis key:
+// a script may only touch keys of one Redis Cluster slot (a Ring shards by hash tag), while a
+// single server takes any mix. All the keys of one request share a hash tag (see Store.key), so
+// the first stands for all.
+func grouping(client redis.UniversalClient) func(redisKey string) string {
 	switch client.(type) {
 	case *redis.Client:
 		return func(string) string { return "" }
 	case *redis.ClusterClient:
-		return func(key string) string { return strconv.Itoa(int(hashSlot("{" + key + "}"))) }
+		return func(k string) string { return strconv.Itoa(int(hashSlot(k))) }
 	default:
-		return func(key string) string { return hashTag("{" + key + "}") }
+		return hashTag
 	}
 }
 
@@ -119,26 +127,31 @@ func (s *Store) Load(ctx context.Context) error {
 	return nil
 }
 
-// Allow decides one request with one script run; concurrent calls share pipelines.
+// Allow decides one request; concurrent calls share pipelines and script runs.
 func (s *Store) Allow(ctx context.Context, req limit.Request) (limit.Decision, error) {
 	if err := limit.Check(req); err != nil {
 		return limit.Decision{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	v, err := s.b.do(ctx, s.invocation(req))
+	c := s.invocation(req)
+	err := s.b.do(ctx, []*call{c})
+	if err == nil {
+		err = c.err
+	}
 	if err != nil {
 		return limit.Decision{}, fmt.Errorf("redisstore: allow %s %q: %w", req.Limit.Algorithm, req.Key, err)
 	}
-	d, err := decode(v, req.Limit)
+	d, err := decode(c.val, req.Limit)
 	if err != nil {
 		return limit.Decision{}, fmt.Errorf("redisstore: allow %s %q: %w", req.Limit.Algorithm, req.Key, err)
 	}
 	return d, nil
 }
 
-// AllowBatch decides every request in one pipeline. It fails as a whole when any request is
-// invalid (before anything is sent) or any script fails.
+// AllowBatch decides every request in one pipeline, shared with whatever other calls are queued
+// (so concurrent single-descriptor checks from the engine still coalesce). It fails as a whole
+// when any request is invalid (before anything is sent) or any script fails.
 func (s *Store) AllowBatch(ctx context.Context, reqs []limit.Request) ([]limit.Decision, error) {
 	if len(reqs) == 0 {
 		return nil, nil
@@ -146,13 +159,13 @@ func (s *Store) AllowBatch(ctx context.Context, reqs []limit.Request) ([]limit.D
 	calls := make([]*call, len(reqs))
 	for i, req := range reqs {
 		if err := limit.Check(req); err != nil {
-			return nil, fmt.Errorf("request %d: %w", i, err)
+			return nil, fmt.Errorf("redisstore: request %d: %w", i, err)
 		}
 		calls[i] = s.invocation(req)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	if err := s.b.direct(ctx, calls); err != nil {
+	if err := s.b.do(ctx, calls); err != nil {
 		return nil, fmt.Errorf("redisstore: allow batch of %d: %w", len(reqs), err)
 	}
 	out := make([]limit.Decision, len(reqs))
@@ -183,7 +196,11 @@ func (s *Store) Release(ctx context.Context, key, lease string) error {
 		args[i] = m
 	}
 	release := &call{op: releaseScript, keys: []string{s.key(key, "cc")}, args: args}
-	if _, err := s.b.do(ctx, release); err != nil {
+	err := s.b.do(ctx, []*call{release})
+	if err == nil {
+		err = release.err
+	}
+	if err != nil {
 		return fmt.Errorf("redisstore: release %q: %w", key, err)
 	}
 	return nil
@@ -214,10 +231,7 @@ func (s *Store) key(key, suffix string) string {
 // in µs, capacity, cost; for Concurrency also the new lease's ID).
 func (s *Store) invocation(req limit.Request) *call {
 	l := req.Limit
-	c := &call{
-		group: s.group(req.Key),
-		args:  []any{l.Requests, periodMicros(l.Period), l.Capacity(), req.Cost()},
-	}
+	c := &call{args: []any{l.Requests, periodMicros(l.Period), l.Capacity(), req.Cost()}}
 	switch l.Algorithm {
 	case limit.TokenBucket:
 		c.op, c.keys = tokenBucketScript, []string{s.key(req.Key, "tb")}
@@ -239,6 +253,7 @@ func (s *Store) invocation(req limit.Request) *call {
 	default:
 		panic("redisstore: algorithm passed limit.Check but has no script: " + string(l.Algorithm))
 	}
+	c.group = s.group(c.keys[0])
 	return c
 }
 

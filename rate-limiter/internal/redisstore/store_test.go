@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/limit"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -486,4 +487,35 @@ func TestClosed(t *testing.T) {
 	assert.True(t, errors.Is(err, ErrClosed), "%v", err)
 	_, err = s.AllowBatch(context.Background(), []limit.Request{{Key: "k", Limit: l}})
 	assert.True(t, errors.Is(err, ErrClosed), "%v", err)
+}
+
+// Requests share a script run only where Redis allows one script to touch all their keys: any
+// mix on a single server, one slot on a cluster, one hash tag on a ring.
+func TestGrouping(t *testing.T) {
+	t.Parallel()
+	s := &Store{opts: Options{}.withDefaults()}
+	keyA, keyB := s.key("a", "gcra"), s.key("b", "sw:1")
+	require.NotEqual(t, hashSlot(keyA), hashSlot(keyB))
+	// Two limiter keys in one slot: find one for "a"'s slot.
+	var sameSlot string
+	for i := 0; sameSlot == ""; i++ {
+		if k := fmt.Sprintf("k%d", i); hashSlot(s.key(k, "tb")) == hashSlot(keyA) {
+			sameSlot = s.key(k, "tb")
+		}
+	}
+
+	single := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	cluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
+	t.Cleanup(func() { _, _, _ = single.Close(), cluster.Close(), ring.Close() })
+
+	g := grouping(single)
+	assert.Equal(t, g(keyA), g(keyB))
+	g = grouping(cluster)
+	assert.NotEqual(t, g(keyA), g(keyB))
+	assert.Equal(t, g(keyA), g(sameSlot))
+	assert.Equal(t, g(keyA), g(s.key("a", "tb")))
+	g = grouping(ring)
+	assert.NotEqual(t, g(keyA), g(sameSlot))
+	assert.Equal(t, g(keyA), g(s.key("a", "tb")))
 }

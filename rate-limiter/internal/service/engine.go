@@ -65,7 +65,8 @@ type Options struct {
 	Replicas int               // failure_mode local enforces limit/Replicas per process (default 1)
 	Timeout  time.Duration     // deadline of each store round trip (default 50ms)
 	// BreakerThreshold consecutive store failures open the breaker for BreakerCooldown
-	// (defaults 5 and 500ms).
+	// (defaults 5 and 250ms: short, so the service is back within a second of Redis even if a probe
+	// lands just before Redis does).
 	BreakerThreshold int
 	BreakerCooldown  time.Duration
 	DisableCache     bool // turn the over-limit cache off (for measuring it)
@@ -99,7 +100,7 @@ func New(o Options) (*Engine, error) {
 		o.BreakerThreshold = 5
 	}
 	if o.BreakerCooldown <= 0 {
-		o.BreakerCooldown = 500 * time.Millisecond
+		o.BreakerCooldown = 250 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

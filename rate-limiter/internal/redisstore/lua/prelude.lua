@@ -10,8 +10,9 @@
 --
 -- All arithmetic is on integer microseconds: Lua numbers are doubles, exact for integers below
 -- 2^53, and the Unix time in µs (~1.8e15) stays far below that, so the scripts reproduce
--- package limit's integer math instead of drifting from it. (Package limit counts in
--- nanoseconds; Redis TIME has microseconds, so the same formulas run here at µs resolution.)
+-- package limit's integer math instead of drifting from it (for any bucket that refills within
+-- a century, capacity × T < 2^53 − now). Package limit counts in nanoseconds; Redis TIME has
+-- microseconds, so the same formulas run here at µs resolution.
 
 -- One clock for every limiter process: the Redis server's. Redis 7 replicates script effects,
 -- so reading TIME before writing is allowed.
