@@ -17,6 +17,7 @@ import (
 
 	rlv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -123,7 +124,9 @@ func run(ctx context.Context) error {
 	}
 	(&api.HTTP{Engine: engine, Rules: src, Metrics: m, Logger: logger}).Routes(srv.Router())
 
-	gs := grpc.NewServer()
+	// Spans for every RPC, continuing Envoy's trace context (W3C headers in gRPC metadata).
+	gs := grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler(
+		otelgrpc.WithTracerProvider(tel.Tracers), otelgrpc.WithPropagators(tel.Propagator))))
 	rlv3.RegisterRateLimitServiceServer(gs, &api.RLS{Engine: engine, Metrics: m})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
