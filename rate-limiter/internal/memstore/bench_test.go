@@ -42,6 +42,18 @@ func benchLimit(a limit.Algorithm) limit.Limit {
 // re-creating 100k keys instead of deciding on them (x/time/rate never forgets a limiter).
 var noReap = WithReapInterval(time.Hour)
 
+// oursSerialNs holds BenchmarkAllow's serial GCRA ns/op by key count, so BenchmarkXTimeRate (which
+// runs after it) can print the ratio the README reports.
+var oursSerialNs = map[int]float64{}
+
+func logRatio(b *testing.B, nkeys int) {
+	peer := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	if ours := oursSerialNs[nkeys]; ours > 0 {
+		b.Logf("%d key(s), serial: ours (GCRA) %.1f ns/op, x/time/rate %.1f ns/op → ours runs at %.2f× its speed (target ≥ 0.5× on one key)",
+			nkeys, ours, peer, peer/ours)
+	}
+}
+
 func benchStore(b *testing.B, l limit.Limit, nkeys int) {
 	s := New(nil, noReap)
 	defer s.Close()
@@ -57,6 +69,9 @@ func benchStore(b *testing.B, l limit.Limit, nkeys int) {
 				b.Fatal(err)
 			}
 			i++
+		}
+		if l.Algorithm == limit.GCRA {
+			oursSerialNs[nkeys] = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 		}
 	})
 	b.Run("parallel", func(b *testing.B) {
@@ -145,6 +160,7 @@ func BenchmarkXTimeRate(b *testing.B) {
 			for b.Loop() {
 				lim.Allow()
 			}
+			logRatio(b, 1)
 		})
 		b.Run("parallel", func(b *testing.B) {
 			b.ReportAllocs()
@@ -167,6 +183,9 @@ func BenchmarkXTimeRate(b *testing.B) {
 				for b.Loop() {
 					r.allow(keys[i%n])
 					i++
+				}
+				if n > 1 {
+					logRatio(b, n)
 				}
 			})
 			b.Run("parallel", func(b *testing.B) {

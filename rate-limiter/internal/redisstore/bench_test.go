@@ -3,7 +3,9 @@ package redisstore
 import (
 	"context"
 	"runtime"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,7 +29,14 @@ const benchKeys = 1000
 //	go test -run '^$' -bench Allow ./rate-limiter/internal/redisstore/
 func BenchmarkAllow(b *testing.B) {
 	gcra := limit.Limit{Algorithm: limit.GCRA, Requests: 1_000_000, Period: time.Second}
-	b.Run("redisstore/gcra", func(b *testing.B) { benchStore(b, gcra, Options{}) })
+	var ours, peer result
+	defer func() {
+		if ours.opsPerSec > 0 && peer.opsPerSec > 0 {
+			b.Logf("redisstore/redis_rate (GCRA, %d callers) = %.2f× decisions/s (target ≥ 1.5×); p99 %.2f ms vs %.2f ms (target ≤ 5 ms)",
+				benchCallers, ours.opsPerSec/peer.opsPerSec, ours.p99ms, peer.p99ms)
+		}
+	}()
+	b.Run("redisstore/gcra", func(b *testing.B) { ours = benchStore(b, gcra, Options{}) })
 	b.Run("redisstore/sliding_window", func(b *testing.B) {
 		benchStore(b, limit.Limit{Algorithm: limit.SlidingWindow, Requests: 1_000_000, Period: time.Second}, Options{})
 	})
@@ -38,7 +47,7 @@ func BenchmarkAllow(b *testing.B) {
 		client := benchClient(b, env)
 		limiter := redis_rate.NewLimiter(prefixed{client, env.Prefix})
 		l := redis_rate.PerSecond(1_000_000)
-		run(b, func(ctx context.Context, key string) (bool, error) {
+		peer = run(b, func(ctx context.Context, key string) (bool, error) {
 			res, err := limiter.Allow(ctx, key, l)
 			if err != nil {
 				return false, err
@@ -48,7 +57,7 @@ func BenchmarkAllow(b *testing.B) {
 	})
 }
 
-func benchStore(b *testing.B, l limit.Limit, opts Options) {
+func benchStore(b *testing.B, l limit.Limit, opts Options) result {
 	env := testkit.Redis(b)
 	client := benchClient(b, env)
 	hook := &countingHook{}
@@ -59,7 +68,7 @@ func benchStore(b *testing.B, l limit.Limit, opts Options) {
 	if err := s.Load(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	run(b, func(ctx context.Context, key string) (bool, error) {
+	r := run(b, func(ctx context.Context, key string) (bool, error) {
 		d, err := s.Allow(ctx, limit.Request{Key: key, Limit: l})
 		return d.Allowed, err
 	})
@@ -68,7 +77,11 @@ func benchStore(b *testing.B, l limit.Limit, opts Options) {
 		b.ReportMetric(float64(b.N)/float64(p), "req/pipeline")
 		b.ReportMetric(float64(b.N)/float64(hook.piped.Load()), "req/script")
 	}
+	return r
 }
+
+// result is what one contender measured, for the closing comparison line.
+type result struct{ opsPerSec, p99ms float64 }
 
 // benchClient is a client of its own with go-redis's default settings (a pool of
 // 10 × GOMAXPROCS connections), the same for every contender.
@@ -82,15 +95,20 @@ func benchClient(b *testing.B, env testkit.RedisEnv) *redis.Client {
 	return c
 }
 
-func run(b *testing.B, allow func(ctx context.Context, key string) (bool, error)) {
+func run(b *testing.B, allow func(ctx context.Context, key string) (bool, error)) result {
 	b.SetParallelism((benchCallers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	var next, denied atomic.Int64
+	var mu sync.Mutex
+	var all []time.Duration
 	ctx := context.Background()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration // each caller's latencies, merged once at its end
 		for pb.Next() {
 			key := "bench:" + strconv.FormatInt(next.Add(1)%benchKeys, 10)
+			start := time.Now()
 			ok, err := allow(ctx, key)
+			mine = append(mine, time.Since(start))
 			if err != nil {
 				b.Error(err)
 				return
@@ -99,11 +117,21 @@ func run(b *testing.B, allow func(ctx context.Context, key string) (bool, error)
 				denied.Add(1)
 			}
 		}
+		mu.Lock()
+		all = append(all, mine...)
+		mu.Unlock()
 	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	r := result{opsPerSec: float64(b.N) / b.Elapsed().Seconds()}
+	if len(all) > 0 {
+		slices.Sort(all)
+		r.p99ms = float64(all[len(all)*99/100]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(r.opsPerSec, "ops/s")
+	b.ReportMetric(r.p99ms, "p99-ms")
 	if denied.Load() > 0 {
 		b.Logf("%d of %d denied", denied.Load(), b.N)
 	}
+	return r
 }
 
 // prefixed puts redis_rate's keys ("rate:<key>") under the test's prefix, so that testkit
