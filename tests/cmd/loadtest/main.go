@@ -140,9 +140,21 @@ func serveAndLoad(ctx context.Context, name string, h http.Handler, p Params) (*
 	defer srv.Close()
 
 	url := "http://" + ln.Addr().String() + "/hello/loadgen"
+	target := httpTarget(func(ctx context.Context) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	})
+	return loadgen.Run(ctx, loadgen.Config{
+		Name: name, Rate: p.Rate, Duration: p.Duration, Warmup: time.Second, Timeout: 5 * time.Second, Progress: p.Progress,
+	}, target)
+}
+
+// httpTarget turns a request builder into a load target: a pooled client sized for the open
+// loop's concurrency, the body drained so connections are reused, and errors reduced to short
+// kinds ("http 503", "connect error") so the report groups them.
+func httpTarget(build func(ctx context.Context) (*http.Request, error)) loadgen.Target {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}}
-	target := func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	return func(ctx context.Context) error {
+		req, err := build(ctx)
 		if err != nil {
 			return err
 		}
@@ -157,7 +169,4 @@ func serveAndLoad(ctx context.Context, name string, h http.Handler, p Params) (*
 		}
 		return nil
 	}
-	return loadgen.Run(ctx, loadgen.Config{
-		Name: name, Rate: p.Rate, Duration: p.Duration, Warmup: time.Second, Timeout: 5 * time.Second, Progress: p.Progress,
-	}, target)
 }

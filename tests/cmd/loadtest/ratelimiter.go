@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -76,25 +74,14 @@ func loadLimiter(ctx context.Context, bin, store, redisURL string, p Params) (*l
 	if err := srv.WaitReady(ctx, base+"/readyz"); err != nil {
 		return nil, err
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}}
-	target := func(ctx context.Context) error {
+	target := httpTarget(func(ctx context.Context) (*http.Request, error) {
 		body := fmt.Sprintf(`{"domain":"demo","descriptors":[{"entries":[{"key":"algo","value":"gcra"},{"key":"user","value":"u%d"}]}]}`, rand.IntN(10_000))
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/check", bytes.NewBufferString(body))
-		if err != nil {
-			return err
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
 		}
-		req.Header.Set("Content-Type", "application/json")
-		res, err := client.Do(req)
-		if err != nil {
-			return errors.New("connect error")
-		}
-		_, _ = io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("http %d", res.StatusCode)
-		}
-		return nil
-	}
+		return req, err
+	})
 	return loadgen.Run(ctx, loadgen.Config{Name: "rate-limiter POST /v1/check (" + store + ")", Rate: p.Rate,
 		Duration: p.Duration, Warmup: time.Second, Timeout: 5 * time.Second, Progress: p.Progress}, target)
 }
