@@ -35,12 +35,14 @@ else
 	$(CHECKER) go build ./...
 endif
 
+# -count=1: never reuse cached results — a cached pass says nothing about the Redis or PostgreSQL
+# that the service-backed tests would talk to now.
 test: ## run every module's tests with the race detector, plus the deploy checks; one summary
 ifeq ($(MISSING),yes)
 	@echo "$(SYS) is not built yet: nothing to test"
 else
-	@{ go test -race -json -timeout 15m $(addprefix ./,$(addsuffix /...,$(TEST_MODULES))) || echo "go test exit status $$?"; \
-	   if [ -z "$(SYS)" ]; then ($(CHECKER) go test -json -timeout 10m ./...) || echo "go test exit status $$?"; fi; \
+	@{ go test -race -count=1 -json -timeout 15m $(addprefix ./,$(addsuffix /...,$(TEST_MODULES))) || echo "go test exit status $$?"; \
+	   if [ -z "$(SYS)" ]; then ($(CHECKER) go test -count=1 -json -timeout 10m ./...) || echo "go test exit status $$?"; fi; \
 	 } | go run ./tests/cmd/testreport
 endif
 
