@@ -124,9 +124,15 @@ func run(ctx context.Context) error {
 	}
 	(&api.HTTP{Engine: engine, Rules: src, Metrics: m, Logger: logger}).Routes(srv.Router())
 
-	// Spans for every RPC, continuing Envoy's trace context (W3C headers in gRPC metadata).
-	gs := grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler(
-		otelgrpc.WithTracerProvider(tel.Tracers), otelgrpc.WithPropagators(tel.Propagator))))
+	var gopts []grpc.ServerOption
+	if telemetry.TracingEnabled() {
+		// Spans for every RPC, continuing Envoy's trace context (W3C headers in gRPC metadata).
+		// Only with an exporter: even with a no-op provider the handler costs ~15 µs of CPU per
+		// decision (measured with rlbench), a tenth of the whole decision.
+		gopts = append(gopts, grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(tel.Tracers), otelgrpc.WithPropagators(tel.Propagator))))
+	}
+	gs := grpc.NewServer(gopts...)
 	rlv3.RegisterRateLimitServiceServer(gs, &api.RLS{Engine: engine, Metrics: m})
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
