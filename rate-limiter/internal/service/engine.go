@@ -176,6 +176,9 @@ func (e *Engine) Check(ctx context.Context, domain string, descs []Descriptor, h
 	}
 	if len(reqs) > 0 {
 		decisions, err := e.decide(ctx, reqs)
+		if errors.Is(err, limit.ErrInvalid) {
+			return 0, nil, err // the request's fault, not the store's: no failure mode
+		}
 		for j, i := range pending {
 			st := &statuses[i]
 			if err != nil {
@@ -228,8 +231,8 @@ func (e *Engine) decide(ctx context.Context, reqs []limit.Request) ([]limit.Deci
 	start := time.Now()
 	ds, err := e.o.Store.AllowBatch(ctx, reqs)
 	e.m.storeDuration.Observe(time.Since(start).Seconds())
-	if err != nil && errors.Is(err, limit.ErrInvalid) {
-		return nil, err // the request's fault, not the store's: no failure mode
+	if errors.Is(err, limit.ErrInvalid) {
+		return nil, err
 	}
 	e.breaker.done(err)
 	if err != nil {
