@@ -8,4 +8,5 @@
 //   - httpx: the HTTP server builder, middleware, RFC 9457 problems, health and readiness.
 //   - testkit: isolated real backends (Redis, PostgreSQL, Kafka, S3, Chromium, ffmpeg) for tests.
 //   - loadgen: an open-loop load generator with HDR histograms and a self-contained report.
+//   - proc: build a system's binaries and run them as real processes (ready, SIGTERM, SIGKILL).
 package shared

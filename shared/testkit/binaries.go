@@ -27,7 +27,7 @@ func binary(t testing.TB, envVar, aptPackage string, names []string) string {
 	t.Helper()
 	if p := os.Getenv(envVar); p != "" {
 		if err := executable(p); err != nil {
-			unavailable(t, "%s=%q is not usable: %v.\nFix %s, or unset it to search PATH for %s.",
+			Unavailable(t, "%s=%q is not usable: %v.\nFix %s, or unset it to search PATH for %s.",
 				envVar, p, err, envVar, strings.Join(names, ", "))
 			return ""
 		}
@@ -38,7 +38,7 @@ func binary(t testing.TB, envVar, aptPackage string, names []string) string {
 			return p
 		}
 	}
-	unavailable(t, "%s not found: none of %s is in PATH=%q.\nInstall it with: apt-get install -y %s\nor set %s to the binary.",
+	Unavailable(t, "%s not found: none of %s is in PATH=%q.\nInstall it with: apt-get install -y %s\nor set %s to the binary.",
 		names[0], strings.Join(names, ", "), os.Getenv("PATH"), aptPackage, envVar)
 	return ""
 }

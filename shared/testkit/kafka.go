@@ -58,7 +58,7 @@ func realKafka(t testing.TB, list string, topics []string) KafkaEnv {
 		}
 	}
 	if err := probeWithin(func(ctx context.Context, _ string) error { return dialAny(ctx, brokers...) }, list); err != nil {
-		unavailable(t, "Kafka did not answer at %s (from KAFKA_BROKERS): %v.\n"+
+		Unavailable(t, "Kafka did not answer at %s (from KAFKA_BROKERS): %v.\n"+
 			"Fix KAFKA_BROKERS, or unset it to use an in-process kfake cluster.", list, err)
 		return KafkaEnv{}
 	}

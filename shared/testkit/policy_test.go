@@ -42,7 +42,7 @@ func TestUnavailableSkipsUnlessCI(t *testing.T) {
 		t.Run("CI="+tc.ci, func(t *testing.T) {
 			t.Setenv("CI", tc.ci)
 			rec := &recordingTB{TB: t}
-			unavailable(rec, "Redis did not answer at %s", "redis://127.0.0.1:1")
+			Unavailable(rec, "Redis did not answer at %s", "redis://127.0.0.1:1")
 			if tc.fail {
 				assert.Empty(t, rec.skipped)
 				assert.Contains(t, rec.fatal, "testkit: Redis did not answer at redis://127.0.0.1:1")

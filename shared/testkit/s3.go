@@ -116,7 +116,7 @@ func realS3(t testing.TB, endpoint string) (S3Env, bool) {
 		dial = net.JoinHostPort(u.Hostname(), port)
 	}
 	if err := probeWithin(func(ctx context.Context, _ string) error { return dialAny(ctx, dial) }, dial); err != nil {
-		unavailable(t, "S3 did not answer at %s (from S3_ENDPOINT): %v.\n"+
+		Unavailable(t, "S3 did not answer at %s (from S3_ENDPOINT): %v.\n"+
 			"Fix S3_ENDPOINT, or unset it to use an in-process gofakes3 server.", env.URL, err)
 		return S3Env{}, false
 	}

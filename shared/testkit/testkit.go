@@ -51,9 +51,10 @@ const probeTimeout = 2 * time.Second
 // cleanupTimeout bounds each Cleanup; it cannot use t.Context, which is already canceled then.
 const cleanupTimeout = 30 * time.Second
 
-// unavailable applies the absent-backend policy: skip the test with the reason, or fail it when the
-// CI environment variable is true.
-func unavailable(t testing.TB, format string, args ...any) {
+// Unavailable applies the absent-backend policy: skip the test with the reason, or fail it when
+// the CI environment variable is true. Tests that reach a backend testkit does not provide (a
+// benchmark's own Redis database, say) call it too, so the policy lives in one place.
+func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := "testkit: " + fmt.Sprintf(format, args...)
 	if ci := os.Getenv("CI"); truthy(ci) {
@@ -97,7 +98,7 @@ func reach(t testing.TB, s service) (string, bool) {
 	}
 	why := fmt.Sprintf("%s did not answer at %s (%s): %v", s.name, redact(u), source(s.envVar, explicit), err)
 	if explicit {
-		unavailable(t, "%s.\nFix %s or unset it to use the local default %s; start one with: %s",
+		Unavailable(t, "%s.\nFix %s or unset it to use the local default %s; start one with: %s",
 			why, s.envVar, s.defaultURL, s.howToStart)
 		return "", false
 	}
@@ -110,7 +111,7 @@ func reach(t testing.TB, s service) (string, bool) {
 		}
 		why += fmt.Sprintf(";\nno container fallback: %v", cerr)
 	}
-	unavailable(t, "%s.\nStart one with: %s\nor set %s to a %s that answers, or run a Docker engine.",
+	Unavailable(t, "%s.\nStart one with: %s\nor set %s to a %s that answers, or run a Docker engine.",
 		why, s.howToStart, s.envVar, s.name)
 	return "", false
 }

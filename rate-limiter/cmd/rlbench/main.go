@@ -27,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 	"io"
 	"os"
 	"os/signal"
@@ -128,7 +129,7 @@ func parseFlags(args []string, stderr io.Writer, root string) (options, error) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	root, err := repoRoot()
+	root, err := proc.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -310,22 +311,6 @@ func writeRules(dir string, p *plan) (string, error) {
 		return "", fmt.Errorf("rules file: %w", err)
 	}
 	return cfg, nil
-}
-
-// repoRoot is the directory holding go.work, searched upwards from the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.work")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.work above %s: run rlbench from inside the repository", dir)
-		}
-	}
 }
 
 func openRedis(ctx context.Context, url string) (*redis.Client, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 	"io"
 	"net"
 	"net/http"
@@ -46,13 +47,11 @@ type server struct {
 
 // startOurs builds cmd/ratelimit into dir and starts it on free loopback ports.
 func startOurs(ctx context.Context, p progress, root, dir, rulesDir string, o options) (*server, error) {
-	bin := filepath.Join(dir, "ratelimit")
 	p.printf("ours: go build ./rate-limiter/cmd/ratelimit ...")
 	start := time.Now()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./rate-limiter/cmd/ratelimit")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build our ratelimit: %w\n%s", err, out)
+	bin, err := proc.Build(ctx, root, "./rate-limiter/cmd/ratelimit", dir)
+	if err != nil {
+		return nil, err
 	}
 	p.printf("ours: built in %.1f s", time.Since(start).Seconds())
 	ports, err := freePorts(2)

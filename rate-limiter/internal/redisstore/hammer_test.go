@@ -3,50 +3,28 @@ package redisstore
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/limit"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// buildHammer builds testdata/hammer into dir with go build (from the workspace root, which
-// holds go.work) and returns its path. The build cache makes rebuilding cheap.
+// buildHammer builds testdata/hammer into dir and returns its path (the build cache makes
+// rebuilding cheap).
 func buildHammer(t *testing.T, dir string) string {
 	t.Helper()
-	root, err := workspaceRoot()
+	root, err := proc.RepoRoot()
 	require.NoError(t, err)
-	bin := filepath.Join(dir, "hammer")
-	cmd := exec.Command("go", "build", "-o", bin, "./rate-limiter/internal/redisstore/testdata/hammer")
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build hammer:\n%s", out)
+	bin, err := proc.Build(t.Context(), root, "./rate-limiter/internal/redisstore/testdata/hammer", dir)
+	require.NoError(t, err)
 	return bin
-}
-
-// workspaceRoot is the directory holding go.work, above the working directory.
-func workspaceRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.work above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // Three limiter processes, each with 16 goroutines, share one Redis and hammer one key: together

@@ -15,7 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hyperscaledesignhub/DesignSystems/tests/internal/proc"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 )
 
 // Env is what a scenario gets: where the repo is, a scratch directory, and a progress printer.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hyperscaledesignhub/DesignSystems/tests/internal/proc"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 )
 
 // rateLimiterDemo starts the limiter and the proxy on their embedded defaults, sends a burst of

@@ -24,7 +24,7 @@ import (
 
 	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/loadgen"
-	"github.com/hyperscaledesignhub/DesignSystems/tests/internal/proc"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 )
 
 // Params are the knobs every scenario honours.

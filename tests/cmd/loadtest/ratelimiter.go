@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hyperscaledesignhub/DesignSystems/shared/loadgen"
-	"github.com/hyperscaledesignhub/DesignSystems/tests/internal/proc"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 )
 
 // rateLimiterLoad drives POST /v1/check on the real ratelimit binary: once on the in-memory

@@ -1,5 +1,5 @@
-// Package proc builds and runs a system's real binaries for demos, load tests and cross-process
-// tests: build once, start with an environment, wait until /readyz answers, stop with SIGTERM
+// Package proc builds and runs a system's real binaries for demos, load tests, benchmarks and
+// cross-process tests (crash, multi-replica, fault injection): build once, start with an environment, wait until /readyz answers, stop with SIGTERM
 // (the graceful path users hit) and fall back to SIGKILL only when the grace period runs out.
 package proc
 

@@ -20,7 +20,7 @@ func TestBuildStartReadyStop(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bin, err := Build(ctx, root, "./tests/internal/proc/testdata/server", t.TempDir())
+	bin, err := Build(ctx, root, "./shared/proc/testdata/server", t.TempDir())
 	require.NoError(t, err)
 
 	port, err := FreePort()
