@@ -198,8 +198,7 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (limit.Stor
 	exact := redisstore.New(client, redisstore.Options{Timeout: cfg.RedisTimeout})
 	var store limit.Store = exact
 	if cfg.ApproxFlush > 0 {
-		a := approx.New(exact, client, approx.Options{Flush: cfg.ApproxFlush, Logger: logger})
-		store = closeBoth{a, exact}
+		store = approx.New(exact, client, approx.Options{Flush: cfg.ApproxFlush, Logger: logger}) // its Close closes exact too
 		logger.Warn("approximate mode: fixed windows decided locally and synced every APPROX_FLUSH; replicas may over-admit near a limit", "flush", cfg.ApproxFlush.String())
 	}
 	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -211,11 +210,3 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (limit.Stor
 	logger.Info("store: redis", "addr", opts.Addr)
 	return store, true, client, nil
 }
-
-// closeBoth is the approximate store whose Close also closes the exact store under it.
-type closeBoth struct {
-	*approx.Store
-	exact limit.Store
-}
-
-func (c closeBoth) Close() error { return errors.Join(c.Store.Close(), c.exact.Close()) }

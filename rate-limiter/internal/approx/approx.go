@@ -12,7 +12,6 @@ package approx
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -119,11 +118,11 @@ func (s *Store) Release(ctx context.Context, key, lease string) error {
 	return s.exact.Release(ctx, key, lease)
 }
 
-// Close flushes what is pending and stops the loop (not the exact store, which the caller owns).
+// Close flushes what is pending, stops the loop and closes the exact store it was given.
 func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
-	return nil
+	return s.exact.Close()
 }
 
 func (s *Store) loop() {
@@ -187,8 +186,3 @@ func (s *Store) flush() {
 }
 
 var _ limit.Store = (*Store)(nil)
-
-// String describes the store for start-up logs.
-func (s *Store) String() string {
-	return fmt.Sprintf("approximate fixed windows, flushed every %s", s.o.Flush)
-}
