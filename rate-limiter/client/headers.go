@@ -1,7 +1,6 @@
 package client
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -36,13 +35,29 @@ func Headers(results []Result) [][2]string {
 		{"X-RateLimit-Limit", strconv.FormatInt(tightest.Limit, 10)},
 		{"X-RateLimit-Remaining", strconv.FormatInt(tightest.Remaining, 10)},
 		{"X-RateLimit-Reset", strconv.FormatInt(reset, 10)},
-		{"RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", tightest.Rule, tightest.Limit, ceilSeconds(tightest.PeriodMs))},
-		{"RateLimit", fmt.Sprintf("%q;r=%d;t=%d", tightest.Rule, tightest.Remaining, reset)},
+		{"RateLimit-Policy", field(tightest.Rule, "q", tightest.Limit, "w", ceilSeconds(tightest.PeriodMs))},
+		{"RateLimit", field(tightest.Rule, "r", tightest.Remaining, "t", reset)},
 	}
 	if retryMs > 0 {
 		h = append(h, [2]string{"Retry-After", strconv.FormatInt(ceilSeconds(retryMs), 10)})
 	}
 	return h
+}
+
+// field formats one draft-RFC structured field, `"name";a=1;b=2` (fmt.Sprintf costs three times as
+// much, on every decision).
+func field(name, k1 string, v1 int64, k2 string, v2 int64) string {
+	b := make([]byte, 0, len(name)+32)
+	b = strconv.AppendQuote(b, name)
+	b = append(b, ';')
+	b = append(b, k1...)
+	b = append(b, '=')
+	b = strconv.AppendInt(b, v1, 10)
+	b = append(b, ';')
+	b = append(b, k2...)
+	b = append(b, '=')
+	b = strconv.AppendInt(b, v2, 10)
+	return string(b)
 }
 
 // ceilSeconds rounds up: telling a client to come back a little late is safe, early is not.

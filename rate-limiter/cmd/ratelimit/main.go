@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -36,6 +37,9 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/shared/logging"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/telemetry"
 )
+
+// defaultGOGC is the GC target when GOGC is not set (see run).
+const defaultGOGC = 400
 
 var version = "dev" // set with -ldflags "-X main.version=..."
 
@@ -85,6 +89,14 @@ func run(ctx context.Context) error {
 		return err
 	}
 	config.Log[Config](logger)
+	if os.Getenv("GOGC") == "" {
+		// A decision allocates a few KB and keeps none of it, so at Go's default (GOGC=100) the
+		// small heap is collected dozens of times a second. 400 costs a few MB of heap and saves
+		// ~20% of the CPU per decision (README, Benchmarks). GOGC, when set, wins; in Kubernetes
+		// GOMEMLIMIT (from the memory limit) still makes the GC work harder before an OOM.
+		debug.SetGCPercent(defaultGOGC)
+		logger.Info("garbage collector target set", "GOGC", defaultGOGC, "override", "GOGC")
+	}
 	tel, err := telemetry.New(ctx, telemetry.Options{Service: "ratelimit", Version: version})
 	if err != nil {
 		return err
@@ -124,7 +136,7 @@ func run(ctx context.Context) error {
 	}
 	(&api.HTTP{Engine: engine, Rules: src, Metrics: m, Logger: logger}).Routes(srv.Router())
 
-	var gopts []grpc.ServerOption
+	gopts := api.ServerOptions()
 	if telemetry.TracingEnabled() {
 		// Spans for every RPC, continuing Envoy's trace context (W3C headers in gRPC metadata).
 		// Only with an exporter: even with a no-op provider the handler costs ~15 µs of CPU per

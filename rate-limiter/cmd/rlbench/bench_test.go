@@ -61,20 +61,16 @@ func benchRedis(b *testing.B) *redis.Client {
 
 // benchEngine is the engine as cmd/ratelimit wires it with REDIS_URL set, but with a 1 s store
 // deadline, so that a busy machine profiles the decision path rather than failure modes.
-func benchEngine(b *testing.B, rdb *redis.Client, coalesce bool) *service.Engine {
+func benchEngine(b *testing.B, rdb *redis.Client) *service.Engine {
 	b.Helper()
 	p := newPlan(options{rounds: 1, users: 10_000, limit: 1_000_000, exactLimit: 500})
 	set, err := rules.Parse("bench.yaml", []byte(p.yaml))
 	require.NoError(b, err)
 	store := redisstore.New(rdb, redisstore.Options{Timeout: time.Second})
 	require.NoError(b, store.Load(context.Background()))
-	var st limit.Store = store
-	if coalesce {
-		st = coalescing{store}
-	}
 	reg := prometheus.NewRegistry()
 	e, err := service.New(service.Options{
-		Store: st, Shared: true, Rules: func() *rules.Set { return set }, Timeout: time.Second,
+		Store: store, Shared: true, Rules: func() *rules.Set { return set }, Timeout: time.Second,
 		Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(b, err)
@@ -88,23 +84,6 @@ func benchEngine(b *testing.B, rdb *redis.Client, coalesce bool) *service.Engine
 		_ = store.Close()
 	})
 	return e
-}
-
-// coalescing sends a lone request through Store.Allow, which shares pipelines (and script runs)
-// between concurrent callers, where Store.AllowBatch gives every call a pipeline, a round trip and
-// a goroutine of its own. The engine calls AllowBatch even for one descriptor, so this measures
-// what routing that common case through the shared queue would change.
-type coalescing struct{ limit.Store }
-
-func (c coalescing) AllowBatch(ctx context.Context, reqs []limit.Request) ([]limit.Decision, error) {
-	if len(reqs) != 1 {
-		return c.Store.AllowBatch(ctx, reqs)
-	}
-	d, err := c.Allow(ctx, reqs[0])
-	if err != nil {
-		return nil, err
-	}
-	return []limit.Decision{d}, nil
 }
 
 func counterSum(b *testing.B, reg *prometheus.Registry, name string) float64 {
@@ -150,25 +129,23 @@ func parallel(b *testing.B, rdb *redis.Client, f func(user string) error) {
 }
 
 // BenchmarkOursGRPC is the whole path rlbench measures: gRPC client, server, engine, Redis —
-// as cmd/ratelimit wires it, then with lone requests coalesced in the store, then also with
-// gRPC stream workers (goroutines reused across RPCs, so their stacks stay grown).
+// with the server options cmd/ratelimit uses, then with a new goroutine per RPC (gRPC's default),
+// to show what the stream workers save.
 func BenchmarkOursGRPC(b *testing.B) {
 	for _, v := range []struct {
-		name     string
-		coalesce bool
-		opts     []grpc.ServerOption
+		name string
+		opts []grpc.ServerOption
 	}{
-		{"as-is", false, nil},
-		{"coalesced", true, nil},
-		{"coalesced+stream-workers", true, []grpc.ServerOption{grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0)))}},
+		{"as-run", api.ServerOptions()},
+		{"goroutine-per-rpc", nil},
 	} {
-		b.Run(v.name, func(b *testing.B) { benchGRPC(b, v.coalesce, v.opts...) })
+		b.Run(v.name, func(b *testing.B) { benchGRPC(b, v.opts...) })
 	}
 }
 
-func benchGRPC(b *testing.B, coalesce bool, opts ...grpc.ServerOption) {
+func benchGRPC(b *testing.B, opts ...grpc.ServerOption) {
 	rdb := benchRedis(b)
-	e := benchEngine(b, rdb, coalesce)
+	e := benchEngine(b, rdb)
 	m, err := api.NewMetrics(prometheus.NewRegistry())
 	require.NoError(b, err)
 	gs := grpc.NewServer(opts...)
@@ -199,7 +176,7 @@ func benchGRPC(b *testing.B, coalesce bool, opts ...grpc.ServerOption) {
 // BenchmarkOursEngine is the engine alone: matching, cache, breaker, the store round trip.
 func BenchmarkOursEngine(b *testing.B) {
 	rdb := benchRedis(b)
-	e := benchEngine(b, rdb, false)
+	e := benchEngine(b, rdb)
 	ctx := context.Background()
 	parallel(b, rdb, func(user string) error {
 		code, _, err := e.Check(ctx, domain, []service.Descriptor{{Entries: []rules.Entry{{Key: "user", Value: user}}}}, 1)

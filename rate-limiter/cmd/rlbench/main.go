@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -40,6 +41,12 @@ import (
 )
 
 func main() {
+	// The callers share the machine with both services; the less CPU they spend per call, the
+	// more the figures measure the services. Their garbage is all short-lived, so a larger GC
+	// target is a pure saving (it affects both services' runs alike).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {

@@ -187,6 +187,15 @@ func (s *Set) Len() int {
 	return len(s.rules)
 }
 
+// HasDomain reports whether any rule is in domain.
+func (s *Set) HasDomain(domain string) bool {
+	if s == nil {
+		return false
+	}
+	_, ok := s.domains[domain]
+	return ok
+}
+
 // Domains returns the domains, sorted.
 func (s *Set) Domains() []string {
 	if s == nil {

@@ -146,7 +146,8 @@ func (e *Engine) Check(ctx context.Context, domain string, descs []Descriptor, h
 		}
 		entries[i] = d.Entries
 	}
-	matched := e.o.Rules().MatchAll(domain, entries)
+	set := e.o.Rules()
+	matched := set.MatchAll(domain, entries)
 	statuses := make([]Status, len(descs))
 	var reqs []limit.Request
 	var pending []int // statuses[pending[j]] waits for reqs[j]
@@ -193,6 +194,12 @@ func (e *Engine) Check(ctx context.Context, domain string, descs []Descriptor, h
 			}
 		}
 	}
+	// Domains come from callers; only the rules' own domains become metric labels, so a client
+	// cannot create unbounded series.
+	label := domain
+	if !set.HasDomain(domain) {
+		label = unknownDomain
+	}
 	overall := OK
 	for i := range statuses {
 		st := &statuses[i]
@@ -202,7 +209,7 @@ func (e *Engine) Check(ctx context.Context, domain string, descs []Descriptor, h
 		} else if denied {
 			st.Code, overall = OverLimit, OverLimit
 		}
-		e.count(domain, st)
+		e.count(label, st)
 	}
 	return overall, statuses, nil
 }
@@ -240,6 +247,9 @@ func (e *Engine) decide(ctx context.Context, reqs []limit.Request) ([]limit.Deci
 	}
 	return ds, err
 }
+
+// unknownDomain labels decisions for a domain no rule names.
+const unknownDomain = "_unknown"
 
 var errBreakerOpen = errors.New("store circuit breaker open")
 
@@ -307,7 +317,7 @@ func (e *Engine) count(domain string, st *Status) {
 			outcome = "ok"
 		}
 	}
-	e.m.decisions.WithLabelValues(domain, rule, outcome).Inc()
+	e.m.decision(domain, rule, outcome).Inc()
 }
 
 func cost(descHits, reqHits int64) int64 {

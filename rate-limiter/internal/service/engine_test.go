@@ -3,12 +3,14 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -127,4 +129,36 @@ func TestInvalidRequests(t *testing.T) {
 	assert.ErrorIs(t, err, limit.ErrInvalid)
 	_, _, err = e.Check(context.Background(), "d", []Descriptor{{}}, 1)
 	assert.ErrorIs(t, err, limit.ErrInvalid)
+}
+
+// A domain no rule names is counted under one label, however many callers invent.
+func TestUnknownDomainsShareOneSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	set, err := rules.Parse("d.yaml", []byte(engineRules))
+	require.NoError(t, err)
+	e, err := New(Options{Store: memstore.New(limit.SystemClock{}), Rules: func() *rules.Set { return set },
+		Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.Close() })
+	for i := range 50 {
+		_, _, err := e.Check(context.Background(), fmt.Sprintf("made-up-%d", i), []Descriptor{{Entries: []rules.Entry{{Key: "user", Value: "u"}}}}, 1)
+		require.NoError(t, err)
+	}
+	one(t, e, "user", "u")
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "ratelimit_decisions_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "domain" {
+					got[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	assert.Equal(t, map[string]float64{unknownDomain: 50, "d": 1}, got)
 }

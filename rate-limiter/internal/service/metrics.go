@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -15,6 +16,21 @@ type metrics struct {
 	storeDuration prometheus.Histogram
 	cacheHits     prometheus.Counter
 	breakerOpen   prometheus.Gauge
+
+	// children caches decisions' counters by label values: WithLabelValues hashes the values and
+	// takes a lock on every call, and every decision counts one.
+	children sync.Map // decisionLabels → prometheus.Counter
+}
+
+type decisionLabels struct{ domain, rule, outcome string }
+
+func (m *metrics) decision(domain, rule, outcome string) prometheus.Counter {
+	k := decisionLabels{domain, rule, outcome}
+	if c, ok := m.children.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := m.children.LoadOrStore(k, m.decisions.WithLabelValues(domain, rule, outcome))
+	return c.(prometheus.Counter)
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
