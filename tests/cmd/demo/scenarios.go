@@ -8,4 +8,5 @@ package main
 // 30 seconds, reports its steps through env.Progress, and stops every process it started.
 var scenarios = []Scenario{
 	{System: "rate-limiter", Run: rateLimiterDemo},
+	{System: "kvdb", Run: kvdbDemo},
 }

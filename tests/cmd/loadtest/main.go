@@ -44,6 +44,7 @@ type Scenario struct {
 var scenarios = []Scenario{
 	{System: "shared", Run: baseline},
 	{System: "rate-limiter", Run: rateLimiterLoad},
+	{System: "kvdb", Run: kvdbLoad},
 }
 
 func main() {

@@ -24,7 +24,7 @@ func TestBaselineWritesReport(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, strings.Contains(string(html), "<svg"))
 
-	err = run(context.Background(), "kvdb", Params{Rate: 1, Duration: time.Second}, out)
+	err = run(context.Background(), "ad-system", Params{Rate: 1, Duration: time.Second}, out)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no load scenario")
 }

@@ -1,0 +1,14 @@
+package api
+
+import "github.com/go-chi/chi/v5"
+
+// Routes lists every HTTP route of the store (/healthz, /readyz and /metrics come from httpx).
+// {key} is everything after /v1/kv/, so keys may contain slashes.
+func (h *HTTP) Routes(r chi.Router) {
+	r.Get("/v1/kv", h.scan)
+	r.Get("/v1/kv/*", h.get)
+	r.Head("/v1/kv/*", h.get)
+	r.Put("/v1/kv/*", h.put)
+	r.Delete("/v1/kv/*", h.delete)
+	r.Post("/v1/batch", h.batch)
+}
