@@ -15,6 +15,7 @@ SYNC="${SYNC:-group}"
 command -v redis-benchmark >/dev/null || { echo "redis-benchmark not found: apt-get install -y redis-tools" >&2; exit 1; }
 
 work="$(mktemp -d)"
+pid=
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 echo "building kvdb ..." >&2
 (cd "$REPO" && go build -o "$work/kvdb" ./kvdb/cmd/kvdb)
@@ -26,7 +27,7 @@ pid=$!
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$hport/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 
 # redis-benchmark -q prints e.g. "SET: 312500.00 requests per second, p50=2.455 msec"
-run() { redis-benchmark -h "$1" -p "$2" -t set,get -n "$N" -P "$PIPELINE" -q 2>/dev/null | tr '\r' '\n' | grep -E '^(SET|GET):' | tail -2; }
+run() { redis-benchmark -h "$1" -p "$2" -t set,get -n "$N" -P "$PIPELINE" -q 2>/dev/null | tr '\r' '\n' | grep -E '^(SET|GET): [0-9.]+ requests per second'; }
 echo "redis-benchmark -t set,get -n $N -P $PIPELINE, kvdb SYNC=$SYNC, $(nproc) cores" >&2
 echo "kvdb (RESP on :$port) ..." >&2
 ours="$(run 127.0.0.1 "$port")"

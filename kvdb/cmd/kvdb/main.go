@@ -7,9 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -19,10 +16,8 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/kvdb/internal/lsm"
 	"github.com/hyperscaledesignhub/DesignSystems/kvdb/internal/lsm/wal"
 	"github.com/hyperscaledesignhub/DesignSystems/kvdb/internal/resp"
-	"github.com/hyperscaledesignhub/DesignSystems/shared/config"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/boot"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
-	"github.com/hyperscaledesignhub/DesignSystems/shared/logging"
-	"github.com/hyperscaledesignhub/DesignSystems/shared/telemetry"
 )
 
 var version = "dev" // set with -ldflags "-X main.version=..."
@@ -43,8 +38,8 @@ type Config struct {
 
 // Validate checks what the types cannot.
 func (c *Config) Validate() error {
-	if _, err := syncPolicy(c.Sync); err != nil {
-		return err
+	if _, err := wal.ParseSyncPolicy(c.Sync); err != nil {
+		return fmt.Errorf("SYNC: %w", err)
 	}
 	switch {
 	case c.DataDir == "":
@@ -61,44 +56,11 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func syncPolicy(s string) (wal.SyncPolicy, error) {
-	switch s {
-	case "always":
-		return wal.SyncAlways, nil
-	case "group":
-		return wal.SyncGroup, nil
-	case "none":
-		return wal.SyncNone, nil
-	}
-	return 0, fmt.Errorf("SYNC=%q: want always, group or none", s)
-}
+func main() { boot.Main("kvdb", version, "kvdb/README.md", run) }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "kvdb: %v\n(settings are environment variables; see kvdb/README.md)\n", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context) error {
-	logger, err := logging.FromEnv("kvdb")
-	if err != nil {
-		return err
-	}
-	cfg, err := config.Load[Config]()
-	if err != nil {
-		return err
-	}
-	config.Log[Config](logger)
-	tel, err := telemetry.New(ctx, telemetry.Options{Service: "kvdb", Version: version})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tel.Shutdown(context.Background()) }()
-
-	policy, _ := syncPolicy(cfg.Sync) // validated
+func run(ctx context.Context, s *boot.Service[Config]) error {
+	cfg, logger, tel := s.Config, s.Logger, s.Telemetry
+	policy, _ := wal.ParseSyncPolicy(cfg.Sync) // validated
 	start := time.Now()
 	db, err := lsm.Open(cfg.DataDir, lsm.Options{
 		Sync: policy, GroupWindow: cfg.SyncWindow,

@@ -20,7 +20,7 @@
 //	flush.go         memtable → L0 table
 //	compaction.go    leveled compaction: scores, picking, merging, drop rules, trivial moves
 //	version.go       versions: ref-counted table sets, obsolete file deletion
-//	version_edit.go  MANIFEST records (docs/format-manifest.md)
+//	version_edit.go  MANIFEST records (docs/format.md §4)
 //	manifest.go      MANIFEST files, logAndApply
 //	tablecache.go    bounded cache of open table readers (CLOCK)
 //	ratelimit.go     token bucket for compaction writes

@@ -4,7 +4,7 @@ package lsm
 //
 //	LOCK             flock'ed by the process that has the DB open
 //	CURRENT          name of the live MANIFEST, replaced atomically (temp file + rename)
-//	MANIFEST-NNNNNN  version edits (see version_edit.go, docs/format-manifest.md)
+//	MANIFEST-NNNNNN  version edits (see version_edit.go, docs/format.md §4)
 //	NNNNNN.log       write-ahead log of one memtable (see package wal, batch.go)
 //	NNNNNN.sst       sorted string table (see package sstable)
 //

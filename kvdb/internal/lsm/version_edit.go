@@ -6,7 +6,7 @@ package lsm
 // edit ("add table 12 to L0, delete tables 7 and 9 from L1, log number is now 14, ...") to the
 // MANIFEST, and the current state is the replay of all edits, as in LevelDB
 // (leveldb/db/version_edit.cc, doc/impl.html "Manifest"). An edit is encoded as a sequence of
-// tagged fields, each tag a uvarint; docs/format-manifest.md specifies it byte by byte.
+// tagged fields, each tag a uvarint; docs/format.md §4 specifies it byte by byte.
 
 import (
 	"encoding/binary"

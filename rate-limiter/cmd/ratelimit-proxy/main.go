@@ -12,10 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/signal"
 	"sort"
-	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -23,10 +20,8 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/client"
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/defaults"
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/proxy"
-	"github.com/hyperscaledesignhub/DesignSystems/shared/config"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/boot"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
-	"github.com/hyperscaledesignhub/DesignSystems/shared/logging"
-	"github.com/hyperscaledesignhub/DesignSystems/shared/telemetry"
 )
 
 var version = "dev"
@@ -43,30 +38,10 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "ratelimit-proxy: %v\n(settings are environment variables; see rate-limiter/README.md)\n", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("ratelimit-proxy", version, "rate-limiter/README.md", run) }
 
-func run(ctx context.Context) error {
-	logger, err := logging.FromEnv("ratelimit-proxy")
-	if err != nil {
-		return err
-	}
-	cfg, err := config.Load[Config]()
-	if err != nil {
-		return err
-	}
-	config.Log[Config](logger)
-	tel, err := telemetry.New(ctx, telemetry.Options{Service: "ratelimit-proxy", Version: version})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tel.Shutdown(context.Background()) }()
+func run(ctx context.Context, s *boot.Service[Config]) error {
+	cfg, logger, tel := s.Config, s.Logger, s.Telemetry
 	templates, err := proxy.ParseDescriptors(cfg.Descriptors)
 	if err != nil {
 		return err

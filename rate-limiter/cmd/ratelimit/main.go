@@ -11,9 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	rlv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
@@ -32,9 +30,8 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/redisstore"
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/rules"
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/service"
-	"github.com/hyperscaledesignhub/DesignSystems/shared/config"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/boot"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
-	"github.com/hyperscaledesignhub/DesignSystems/shared/logging"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/telemetry"
 )
 
@@ -70,25 +67,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "ratelimit: %v\n(settings are environment variables; see rate-limiter/README.md)\n", err)
-		os.Exit(1)
-	}
-}
+func main() { boot.Main("ratelimit", version, "rate-limiter/README.md", run) }
 
-func run(ctx context.Context) error {
-	logger, err := logging.FromEnv("ratelimit")
-	if err != nil {
-		return err
-	}
-	cfg, err := config.Load[Config]()
-	if err != nil {
-		return err
-	}
-	config.Log[Config](logger)
+func run(ctx context.Context, s *boot.Service[Config]) error {
+	cfg, logger, tel := s.Config, s.Logger, s.Telemetry
 	if os.Getenv("GOGC") == "" {
 		// A decision allocates a few KB and keeps none of it, so at Go's default (GOGC=100) the
 		// small heap is collected dozens of times a second. 400 costs a few MB of heap and saves
@@ -97,11 +79,6 @@ func run(ctx context.Context) error {
 		debug.SetGCPercent(defaultGOGC)
 		logger.Info("garbage collector target set", "GOGC", defaultGOGC, "override", "GOGC")
 	}
-	tel, err := telemetry.New(ctx, telemetry.Options{Service: "ratelimit", Version: version})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tel.Shutdown(context.Background()) }()
 
 	src, err := loadRules(cfg.RulesPath, logger, tel)
 	if err != nil {

@@ -19,16 +19,12 @@ import (
 // mix of GET and PUT (100-byte values) on random keys — once with SYNC=group (the default) and
 // once with SYNC=always, so the report shows what durability per write costs.
 func kvdbLoad(ctx context.Context, p Params) ([]*loadgen.Result, error) {
-	root, err := proc.RepoRoot()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "loadtest-kvdb-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	bin, err := proc.Build(ctx, root, "./kvdb/cmd/kvdb", dir)
+	bin, err := build(ctx, "./kvdb/cmd/kvdb", dir)
 	if err != nil {
 		return nil, err
 	}

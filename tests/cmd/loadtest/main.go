@@ -171,3 +171,12 @@ func httpTarget(build func(ctx context.Context) (*http.Request, error)) loadgen.
 		return nil
 	}
 }
+
+// build compiles the command pkg (e.g. "./kvdb/cmd/kvdb") of this repository into dir.
+func build(ctx context.Context, pkg, dir string) (string, error) {
+	root, err := proc.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	return proc.Build(ctx, root, pkg, dir)
+}

@@ -19,16 +19,12 @@ import (
 // store and, when a Redis answers (REDIS_URL or 127.0.0.1:6379), once on Redis — 10k users on
 // the demo domain's GCRA rule, so most requests are admitted and some are over their limit.
 func rateLimiterLoad(ctx context.Context, p Params) ([]*loadgen.Result, error) {
-	root, err := proc.RepoRoot()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "loadtest-ratelimit-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	bin, err := proc.Build(ctx, root, "./rate-limiter/cmd/ratelimit", dir)
+	bin, err := build(ctx, "./rate-limiter/cmd/ratelimit", dir)
 	if err != nil {
 		return nil, err
 	}
