@@ -314,7 +314,7 @@ func (r *results) writeMarkdown(path string) error {
 		fmt.Fprintf(&b, "- peer: %s\n", r.env.EnvoyVersion)
 	}
 	fmt.Fprintf(&b, "- Redis: %s (shared by both services)\n", o.redisURL)
-	fmt.Fprintf(&b, "- settings beyond ports, rules and Redis: ours `LOG_LEVEL=warn`, otherwise its defaults%s; envoy `DISABLE_STATS=true` (without it the peer logs one line per request), `LOG_LEVEL=warn`, otherwise its defaults%s\n",
+	fmt.Fprintf(&b, "- settings beyond ports, rules and Redis: ours `LOG_LEVEL=warn`, otherwise its defaults (which include GOGC=400)%s; envoy `DISABLE_STATS=true` (without it the peer logs one line per request), `LOG_LEVEL=warn`, otherwise its defaults (Go's GOGC=100; `-envoy-env GOGC=400` gives it ours)%s\n",
 		settingsText(o.oursEnv), settingsText(o.envoyEnv))
 	fmt.Fprintf(&b, "- throughput: %d callers (closed loops) over %d gRPC connections per service, a random user of %d per call, %v warm-up + %v measured, per-call deadline %v; %d rounds, the order alternating\n",
 		o.callers, o.conns, o.users, o.warmup, o.duration, o.timeout, o.rounds)

@@ -212,13 +212,15 @@ func TestGroupCommit(t *testing.T) {
 	assert.Len(t, seen, int(records))
 }
 
-// TestGroupCommitRealFile checks group commit on the real file system as well: with concurrent
-// appenders the fsync count must stay below the record count.
+// TestGroupCommitRealFile runs concurrent appenders on the real file system: every record is
+// durable and readable, and there is never more than one fsync per record. (Whether fsyncs are
+// shared depends on how long one takes: on tmpfs or a fast disk with one CPU a leader can finish
+// before anyone queues behind it. TestGroupCommit proves the sharing with a slow fsync.)
 func TestGroupCommitRealFile(t *testing.T) {
 	t.Parallel()
 	var syncs atomic.Int64
-	w, err := Create(filepath.Join(t.TempDir(), "a.log"), Options{Policy: SyncAlways,
-		OnSync: func(time.Duration) { syncs.Add(1) }})
+	path := filepath.Join(t.TempDir(), "a.log")
+	w, err := Create(path, Options{Policy: SyncAlways, OnSync: func(time.Duration) { syncs.Add(1) }})
 	require.NoError(t, err)
 	const writers, perWriter = 16, 20
 	var wg sync.WaitGroup
@@ -232,7 +234,13 @@ func TestGroupCommitRealFile(t *testing.T) {
 	wg.Wait()
 	n := syncs.Load()
 	require.NoError(t, w.Close())
-	assert.Less(t, n, int64(writers*perWriter))
+	assert.LessOrEqual(t, n, int64(writers*perWriter))
+	assert.Positive(t, n)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	got, _, err := readAll(t, bytes.NewReader(b))
+	require.ErrorIs(t, err, io.EOF)
+	assert.Len(t, got, writers*perWriter)
 	t.Logf("%d records, %d fsyncs", writers*perWriter, n)
 }
 
@@ -259,7 +267,7 @@ func TestSyncGroupWindow(t *testing.T) {
 	assert.Positive(t, n, "SyncGroup must sync while writes flow")
 
 	// The last record becomes durable within about one window without further writes.
-	require.Eventually(t, func() bool { return mf.isSynced(id) }, 20*window, window/2)
+	require.Eventually(t, func() bool { return mf.isSynced(id) }, 200*window, window/2) // generous: a loaded CI machine
 	require.NoError(t, w.Close())
 }
 

@@ -151,24 +151,24 @@ func (e *env) awayFromBoundary(p, margin time.Duration) {
 	}
 }
 
-// window returns the index of the window of length p all the shots were decided in, and skips
-// the case when scheduling delays spread them over two windows (its set-up no longer holds).
+// window returns the index of the window of length p all the shots were decided in, and gives up
+// on the attempt when scheduling delays spread them over two windows (its set-up no longer holds).
 func (e *env) window(p time.Duration, shots ...shot) int64 {
 	e.t.Helper()
 	w := floorDiv(shots[0].before, int64(p))
 	for _, s := range shots {
 		if floorDiv(s.before, int64(p)) != w || floorDiv(s.after, int64(p)) != w {
-			e.t.Skipf("scheduling jitter: requests meant for one window of %s straddled a boundary", p)
+			panic(jittered{fmt.Sprintf("requests meant for one window of %s straddled a boundary", p)})
 		}
 	}
 	return w
 }
 
-// skipIf skips the case when scheduling delays broke its set-up.
+// skipIf gives up on the attempt when scheduling delays broke its set-up (runCase retries it).
 func (e *env) skipIf(cond bool, format string, args ...any) {
 	e.t.Helper()
 	if cond {
-		e.t.Skipf("scheduling jitter: "+format, args...)
+		panic(jittered{fmt.Sprintf(format, args...)})
 	}
 }
 
