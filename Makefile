@@ -7,6 +7,9 @@ MAKEFLAGS += --no-print-directory
 SYSTEMS := rate-limiter kvdb video-platform maps-service web-crawler chat-app ad-system
 # A system is built once its module exists; the workspace lists the modules to build and test.
 BUILT   := $(strip $(foreach s,$(SYSTEMS),$(if $(wildcard $(s)/go.mod),$(s))))
+# A system can be started once it has its own Makefile (with an `up` target); a module may exist
+# before that, while its first packages are built.
+RUNNABLE := $(strip $(foreach s,$(SYSTEMS),$(if $(wildcard $(s)/Makefile),$(s))))
 MODULES := $(shell go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
 SYS ?=
 ifneq ($(SYS),)
@@ -61,14 +64,16 @@ demo: ## the main command: a scripted scenario per system on embedded defaults, 
 	go run ./tests/cmd/demo $(if $(SYS),-sys $(SYS))
 
 up: ## start a system (SYS=name) or all built systems in the foreground
-ifeq ($(MISSING),yes)
-	@echo "$(SYS) is not built yet, so there is nothing to start."
-else ifneq ($(SYS),)
+ifneq ($(SYS),)
+ifeq ($(filter $(SYS),$(RUNNABLE)),)
+	@echo "$(SYS) has no services to start yet."
+else
 	$(MAKE) -C $(SYS) up
-else ifeq ($(BUILT),)
+endif
+else ifeq ($(RUNNABLE),)
 	@echo "No system is built yet, so there is nothing to start."
 else
-	$(MAKE) -j $(words $(BUILT)) $(addprefix up-,$(BUILT))
+	$(MAKE) -j $(words $(RUNNABLE)) $(addprefix up-,$(RUNNABLE))
 endif
 
 up-%:
