@@ -1,0 +1,78 @@
+// Package api serves chat-app's HTTP JSON API: accounts and tokens (signup, login), contacts,
+// conversations and their members, history and sending over HTTP. Routes are in routes.go, the
+// wire types in types.go. Live delivery is the WebSocket gateway's job; a send accepted here is
+// handed to a Publisher so connected clients see it at once.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/auth"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
+)
+
+// Publisher hands a newly stored message to the live feed (the gateway's fan-out).
+type Publisher interface {
+	Publish(ctx context.Context, m chat.Message) error
+}
+
+// Options configure an API. Zero values take the defaults in brackets.
+type Options struct {
+	Store     chat.Store
+	Tokens    *auth.Tokens
+	Publisher Publisher    // nil: sends over HTTP are not published live (clients get them on sync)
+	Logger    *slog.Logger // (slog.Default())
+	// Per client IP, signup and login share a token bucket: LoginBurst (10) attempts at once,
+	// refilled at LoginPerMinute (30). They cost a bcrypt hash each and are what a password
+	// guesser hammers. LoginPerMinute < 0 disables the limit.
+	LoginPerMinute float64
+	LoginBurst     int
+	Now            func() time.Time // (time.Now) the rate limiter's clock
+	PublishTimeout time.Duration    // (2s)
+}
+
+// API is the HTTP API. Build it with New and mount it with Routes.
+type API struct {
+	store     chat.Store
+	tokens    *auth.Tokens
+	publisher Publisher
+	log       *slog.Logger
+	limiter   *limiter // nil: no login limit
+	pubWait   time.Duration
+
+	dummy string // a bcrypt hash checked for unknown users, so they take as long as known ones
+}
+
+// New checks o and returns the API.
+func New(o Options) (*API, error) {
+	if o.Store == nil || o.Tokens == nil {
+		return nil, errors.New("api: Store and Tokens are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.PublishTimeout <= 0 {
+		o.PublishTimeout = 2 * time.Second
+	}
+	dummy, err := auth.HashPassword("not the password of anyone at all")
+	if err != nil {
+		return nil, err
+	}
+	a := &API{store: o.Store, tokens: o.Tokens, publisher: o.Publisher, log: o.Logger, pubWait: o.PublishTimeout, dummy: dummy}
+	if o.LoginPerMinute >= 0 {
+		if o.LoginPerMinute == 0 {
+			o.LoginPerMinute = 30
+		}
+		if o.LoginBurst <= 0 {
+			o.LoginBurst = 10
+		}
+		a.limiter = newLimiter(o.LoginPerMinute/60, o.LoginBurst, o.Now)
+	}
+	return a, nil
+}

@@ -1,0 +1,231 @@
+// Package gateway is the chat WebSocket gateway: it authenticates client sessions, streams every
+// conversation's log to them exactly once and in order across reconnects (sync.go), accepts
+// sends, edits, deletes, typing and receipts, and fans frames out between gateway nodes through
+// a fanout.Bus. The wire protocol it implements is docs/protocol.md.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/fanout"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/presence"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
+)
+
+// Defaults of Options, from the limits table of docs/protocol.md.
+const (
+	DefaultSendQueue = 1024 // frames per connection
+	DefaultSendRate  = 10   // sends (send/edit/delete) per second per user
+	DefaultSendBurst = 30
+
+	// TransportReadLimit is the largest WebSocket message the gateway reads; a bigger one closes
+	// the connection with 1009 without being buffered.
+	TransportReadLimit = 64 << 10
+	// WriteTimeout bounds one socket write; a client that does not take a frame in time is a
+	// slow consumer (4008).
+	WriteTimeout = 10 * time.Second
+	// MaxErrorsPerMinute protocol errors caused by one connection close it with 1008.
+	MaxErrorsPerMinute = 20
+	// ReceiptInterval coalesces receipts: at most one per user, conversation and kind.
+	ReceiptInterval = time.Second
+	// syncPage is how many messages one Store.Since call reads while streaming a gap.
+	syncPage = chat.MaxPageSize
+)
+
+// ErrTokenExpired is what a Verifier returns (or wraps) for an expired token, so the gateway
+// answers token_expired instead of auth_failed. Any other error is an invalid token.
+var ErrTokenExpired = errors.New("token expired")
+
+// Verifier checks an access token: auth.Tokens behind an adapter that maps its expiry error to
+// ErrTokenExpired.
+type Verifier interface {
+	Verify(token string) (user int64, expires time.Time, err error)
+}
+
+// Options configure a Gateway. Store, Bus and Verifier are required.
+type Options struct {
+	Store      chat.Store
+	Bus        fanout.Bus
+	Verifier   Verifier
+	Presence   presence.Tracker // nil: no presence tracking
+	Logger     *slog.Logger     // (slog.Default())
+	Registerer prometheus.Registerer
+
+	// AllowedOrigins are the browser origins allowed to connect (coder/websocket OriginPatterns,
+	// host patterns such as "chat.example.com" or "*.example.com"); the request's own host is
+	// always allowed and native clients send no Origin.
+	AllowedOrigins []string
+	SendQueue      int           // per-connection bounded send queue (DefaultSendQueue); full → close 4008
+	SendRate       float64       // per-user sends per second (DefaultSendRate) → error rate_limited
+	SendBurst      int           // per-user burst (DefaultSendBurst)
+	Heartbeat      time.Duration // (protocol.DefaultHeartbeat); nothing received for 2× → close 4003
+	MaxFrameBytes  int           // (protocol.DefaultMaxFrameBytes) → error frame_too_large
+}
+
+// Gateway serves the chat WebSocket endpoint. It is an http.Handler.
+type Gateway struct {
+	o       Options
+	log     *slog.Logger
+	limits  protocol.Limits
+	m       *metrics
+	sends   *rateLimiter
+	typing  *typingLimiter
+	receipt *receiptCoalescer
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// New checks o, fills in defaults and registers the metrics.
+func New(o Options) (*Gateway, error) {
+	switch {
+	case o.Store == nil:
+		return nil, errors.New("gateway: Store is required")
+	case o.Bus == nil:
+		return nil, errors.New("gateway: Bus is required")
+	case o.Verifier == nil:
+		return nil, errors.New("gateway: Verifier is required")
+	case o.SendQueue < 0, o.SendRate < 0, o.SendBurst < 0, o.Heartbeat < 0, o.MaxFrameBytes < 0:
+		return nil, errors.New("gateway: negative limit")
+	case o.MaxFrameBytes > TransportReadLimit:
+		return nil, fmt.Errorf("gateway: MaxFrameBytes %d above the transport read limit %d", o.MaxFrameBytes, TransportReadLimit)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.SendQueue == 0 {
+		o.SendQueue = DefaultSendQueue
+	}
+	if o.SendRate == 0 {
+		o.SendRate = DefaultSendRate
+	}
+	if o.SendBurst == 0 {
+		o.SendBurst = DefaultSendBurst
+	}
+	if o.Heartbeat == 0 {
+		o.Heartbeat = protocol.DefaultHeartbeat
+	}
+	if o.MaxFrameBytes == 0 {
+		o.MaxFrameBytes = protocol.DefaultMaxFrameBytes
+	}
+	reg := o.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{
+		o:      o,
+		log:    o.Logger,
+		limits: protocol.Limits{MaxFrameBytes: o.MaxFrameBytes},
+		m:      m,
+		sends:  newRateLimiter(o.SendRate, o.SendBurst, time.Now),
+		typing: newTypingLimiter(protocol.TypingMinInterval, time.Now),
+		conns:  map[*conn]struct{}{},
+	}
+	g.receipt = newReceiptCoalescer(ReceiptInterval, g.publishReceipt)
+	return g, nil
+}
+
+// ServeHTTP upgrades the request to a WebSocket and runs the session until it ends.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	if g.closing {
+		g.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "server going away", http.StatusServiceUnavailable)
+		return
+	}
+	g.wg.Add(1)
+	g.mu.Unlock()
+	defer g.wg.Done()
+
+	// A WebSocket outlives the HTTP server's read and write timeouts, which would otherwise stay
+	// armed on the hijacked connection; the session enforces its own (heartbeat, WriteTimeout).
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: g.o.AllowedOrigins})
+	if err != nil {
+		g.log.Debug("websocket upgrade refused", "err", err, "origin", r.Header.Get("Origin"))
+		return // Accept wrote the response (403 for a bad origin)
+	}
+	ws.SetReadLimit(TransportReadLimit)
+	c := newConn(g, ws, newSessionID())
+
+	g.mu.Lock()
+	closing := g.closing
+	g.conns[c] = struct{}{}
+	g.mu.Unlock()
+	if closing {
+		c.fail(protocol.CloseGoingAway)
+	}
+	g.m.connections.Inc()
+	defer func() {
+		g.m.connections.Dec()
+		g.mu.Lock()
+		delete(g.conns, c)
+		g.mu.Unlock()
+	}()
+	c.run(r.Header.Get("Authorization"))
+}
+
+// Shutdown closes every connection with 1001 (going away: reconnect and resync) and waits until
+// their sessions ended or ctx is done. New upgrades get 503 from then on.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.closing = true
+	for c := range g.conns {
+		c.fail(protocol.CloseGoingAway)
+	}
+	g.mu.Unlock()
+	g.receipt.stop()
+	done := make(chan struct{})
+	go func() {
+		g.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("gateway shutdown: %w", ctx.Err())
+	}
+}
+
+// publishReceipt fans a (coalesced) receipt out to the conversation's members.
+func (g *Gateway) publishReceipt(k receiptKey, seq int64) {
+	b, err := protocol.Encode(protocol.Receipt{ConversationID: protocol.ID(k.conv), UserID: protocol.ID(k.user),
+		Kind: k.kind, Seq: seq})
+	if err != nil {
+		g.log.Error("encode receipt", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.o.Bus.Publish(ctx, fanout.ConversationTopic(k.conv), fanout.Event{From: k.user, Frame: b}); err != nil {
+		g.log.Warn("publish receipt", "conversation", k.conv, "err", err)
+	}
+}
+
+func newSessionID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return "s-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,219 @@
+package gateway
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
+)
+
+// sweepEvery is how many calls a limiter map takes between sweeps of its idle entries.
+const sweepEvery = 1024
+
+// rateLimiter is a token bucket per user, shared by all of that user's connections on this node:
+// rate tokens per second up to burst, one per send, edit or delete.
+type rateLimiter struct {
+	rate  float64
+	burst float64
+	now   func() time.Time
+
+	mu      sync.Mutex
+	buckets map[int64]*bucket
+	calls   int
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(rate float64, burst int, now func() time.Time) *rateLimiter {
+	return &rateLimiter{rate: rate, burst: float64(burst), now: now, buckets: map[int64]*bucket{}}
+}
+
+// allow takes a token of user's bucket; when there is none it says how long until there is.
+func (l *rateLimiter) allow(user int64) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls++
+	if l.calls%sweepEvery == 0 {
+		full := time.Duration(l.burst / l.rate * float64(time.Second))
+		for u, b := range l.buckets {
+			if now.Sub(b.last) > full {
+				delete(l.buckets, u) // refilled by now: the same as a fresh bucket
+			}
+		}
+	}
+	b := l.buckets[user]
+	if b == nil {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[user] = b
+	}
+	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	wait := time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	return false, max(wait, time.Millisecond)
+}
+
+// typingLimiter lets one typing event per user and conversation through per interval.
+type typingLimiter struct {
+	interval time.Duration
+	now      func() time.Time
+
+	mu    sync.Mutex
+	last  map[[2]int64]time.Time
+	calls int
+}
+
+func newTypingLimiter(interval time.Duration, now func() time.Time) *typingLimiter {
+	return &typingLimiter{interval: interval, now: now, last: map[[2]int64]time.Time{}}
+}
+
+func (l *typingLimiter) allow(user, conv int64) bool {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls++
+	if l.calls%sweepEvery == 0 {
+		for k, t := range l.last {
+			if now.Sub(t) >= l.interval {
+				delete(l.last, k)
+			}
+		}
+	}
+	k := [2]int64{user, conv}
+	if t, ok := l.last[k]; ok && now.Sub(t) < l.interval {
+		return false
+	}
+	l.last[k] = now
+	return true
+}
+
+// receiptKey names one coalesced receipt stream.
+type receiptKey struct {
+	conv, user int64
+	kind       protocol.ReceiptKind
+}
+
+type receiptState struct {
+	at        time.Time // last publish
+	published int64
+	pending   int64
+	timer     *time.Timer
+}
+
+// receiptCoalescer publishes at most one receipt per key and interval, always the highest seq:
+// a client acknowledging every message of a burst causes one fan-out per second, not one per
+// message.
+type receiptCoalescer struct {
+	interval time.Duration
+	publish  func(receiptKey, int64)
+
+	mu      sync.Mutex
+	state   map[receiptKey]*receiptState
+	calls   int
+	stopped bool
+}
+
+func newReceiptCoalescer(interval time.Duration, publish func(receiptKey, int64)) *receiptCoalescer {
+	return &receiptCoalescer{interval: interval, publish: publish, state: map[receiptKey]*receiptState{}}
+}
+
+func (r *receiptCoalescer) add(k receiptKey, seq int64) {
+	now := time.Now()
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return
+	}
+	r.calls++
+	if r.calls%sweepEvery == 0 {
+		for key, s := range r.state {
+			if s.timer == nil && now.Sub(s.at) > time.Minute {
+				delete(r.state, key)
+			}
+		}
+	}
+	s := r.state[k]
+	if s == nil {
+		s = &receiptState{}
+		r.state[k] = s
+	}
+	switch {
+	case seq <= s.published || seq <= s.pending:
+		r.mu.Unlock()
+	case s.timer != nil:
+		s.pending = seq
+		r.mu.Unlock()
+	case now.Sub(s.at) >= r.interval:
+		s.at, s.published = now, seq
+		r.mu.Unlock()
+		r.publish(k, seq)
+	default:
+		s.pending = seq
+		s.timer = time.AfterFunc(r.interval-now.Sub(s.at), func() { r.fire(k, s) })
+		r.mu.Unlock()
+	}
+}
+
+func (r *receiptCoalescer) fire(k receiptKey, s *receiptState) {
+	r.mu.Lock()
+	seq := s.pending
+	s.timer, s.pending, s.at, s.published = nil, 0, time.Now(), seq
+	stopped := r.stopped
+	r.mu.Unlock()
+	if !stopped {
+		r.publish(k, seq)
+	}
+}
+
+func (r *receiptCoalescer) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+	for _, s := range r.state {
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+	}
+}
+
+// metrics of one gateway.
+type metrics struct {
+	connections  prometheus.Gauge
+	frames       *prometheus.CounterVec
+	delivery     prometheus.Histogram
+	slowConsumer prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_gateway_connections", Help: "Open WebSocket connections."}),
+		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chat_gateway_frames_total", Help: "Frames received (in) and written (out), by frame type."},
+			[]string{"direction", "type"}),
+		delivery: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "chat_gateway_delivery_seconds",
+			Help: "Time from a message's commit (created_at) to its frame being written to a socket.",
+			// From a local fan-out (~1 ms) to a resync after a long disconnection.
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 60, 600}}),
+		slowConsumer: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_gateway_slow_consumer_closes_total", Help: "Connections closed with 4008 because their send queue was full."}),
+	}
+	for _, c := range []prometheus.Collector{m.connections, m.frames, m.delivery, m.slowConsumer} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("gateway: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
