@@ -5,21 +5,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
-
-	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/api"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/app"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/auth"
-	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
-	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/gateway"
-	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/memstore"
-	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/pgstore"
-	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/redisbus"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/snowflake"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/boot"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
@@ -66,90 +57,29 @@ func main() { boot.Main("chat-api", version, "chat-app/README.md", run) }
 
 func run(ctx context.Context, s *boot.Service[Config]) error {
 	cfg, logger := s.Config, s.Logger
-	ids, err := snowflake.New(cfg.NodeID, nil)
-	if err != nil {
-		return err
-	}
-	secret := []byte(cfg.JWTSecret)
-	if len(secret) == 0 {
-		secret = make([]byte, 32)
-		_, _ = rand.Read(secret)
+	secret, random := app.Secret(cfg.JWTSecret)
+	if random {
 		logger.Warn("JWT_SECRET not set: using a random secret; tokens do not survive a restart and the gateway cannot verify them")
 	}
-	tokens, err := auth.NewTokens(secret, cfg.TokenTTL, nil)
+	perMinute := cfg.LoginPerMinute
+	if perMinute == 0 {
+		perMinute = -1 // api.Options: negative disables
+	}
+	a, err := app.New(ctx, app.Options{API: true, DatabaseURL: cfg.DatabaseURL, Migrate: true, RedisURL: cfg.RedisURL,
+		Secret: secret, TokenTTL: cfg.TokenTTL, NodeID: cfg.NodeID, LoginPerMinute: perMinute, LoginBurst: cfg.LoginBurst,
+		Logger: logger, Registerer: s.Telemetry.Registry})
 	if err != nil {
 		return err
 	}
-
+	defer a.Close() // after the server has drained
 	srv, err := httpx.New(httpx.Options{Addr: cfg.HTTPAddr, Logger: logger, Telemetry: s.Telemetry,
 		ShutdownTimeout: cfg.ShutdownTimeout, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}
-	var store chat.Store
-	if cfg.DatabaseURL == "" {
-		logger.Info("store: in-memory (lost on exit); set DATABASE_URL to keep data in PostgreSQL")
-		store = memstore.New(ids)
-	} else {
-		pool, err := openPostgres(ctx, cfg.DatabaseURL, logger.Info)
-		if err != nil {
-			return err
-		}
-		defer pool.Close() // after the server has drained
-		srv.AddCheck("postgres", time.Second, pool.Ping)
-		store = pgstore.New(pool, ids)
-	}
-
-	var publisher api.Publisher
-	if cfg.RedisURL == "" {
-		logger.Info("live feed: off (messages sent over HTTP reach clients on their next sync); set REDIS_URL to publish them to the gateways")
-	} else {
-		opt, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return fmt.Errorf("REDIS_URL: %w", err)
-		}
-		rdb := redis.NewClient(opt)
-		defer rdb.Close()
-		bus, err := redisbus.New(rdb, redisbus.Options{Logger: logger})
-		if err != nil {
-			return err
-		}
-		defer bus.Close()
-		srv.AddCheck("redis", time.Second, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
-		publisher = gateway.Publisher{Bus: bus}
-		logger.Info("live feed: redis", "addr", opt.Addr)
-	}
-
-	perMinute := cfg.LoginPerMinute
-	if perMinute == 0 {
-		perMinute = -1 // api.Options: negative disables
-	}
-	a, err := api.New(api.Options{Store: store, Tokens: tokens, Logger: logger, Publisher: publisher,
-		LoginPerMinute: perMinute, LoginBurst: cfg.LoginBurst})
-	if err != nil {
-		return err
-	}
-	a.Routes(srv.Router())
-	if err := srv.Run(ctx); err != nil {
+	if err := a.Serve(ctx, srv, cfg.ShutdownTimeout); err != nil {
 		return err
 	}
 	logger.Info("stopped")
 	return nil
-}
-
-// openPostgres connects and applies the migrations (safe when several replicas start at once).
-func openPostgres(ctx context.Context, url string, info func(string, ...any)) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	applied, err := pgstore.Migrate(mctx, pool)
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	info("store: postgres", "host", pool.Config().ConnConfig.Host, "database", pool.Config().ConnConfig.Database, "migrations_applied", applied)
-	return pool, nil
 }

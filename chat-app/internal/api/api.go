@@ -32,6 +32,10 @@ type Options struct {
 	LoginBurst     int
 	Now            func() time.Time // (time.Now) the rate limiter's clock
 	PublishTimeout time.Duration    // (2s)
+	// OnCreated, when set, is called once for each message sent over HTTP and stored (never for
+	// a retried send), after it was published; the notifier's Policy hooks in here. Its context
+	// outlives a client that hangs up.
+	OnCreated func(ctx context.Context, m chat.Message)
 }
 
 // API is the HTTP API. Build it with New and mount it with Routes.
@@ -42,6 +46,7 @@ type API struct {
 	log       *slog.Logger
 	limiter   *limiter // nil: no login limit
 	pubWait   time.Duration
+	onCreated func(ctx context.Context, m chat.Message)
 
 	dummy string // a bcrypt hash checked for unknown users, so they take as long as known ones
 }
@@ -64,7 +69,8 @@ func New(o Options) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &API{store: o.Store, tokens: o.Tokens, publisher: o.Publisher, log: o.Logger, pubWait: o.PublishTimeout, dummy: dummy}
+	a := &API{store: o.Store, tokens: o.Tokens, publisher: o.Publisher, log: o.Logger, pubWait: o.PublishTimeout, onCreated: o.OnCreated,
+		dummy: dummy}
 	if o.LoginPerMinute >= 0 {
 		if o.LoginPerMinute == 0 {
 			o.LoginPerMinute = 30

@@ -337,6 +337,9 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) {
 		}
 		cancel()
 	}
+	if a.onCreated != nil {
+		a.onCreated(context.WithoutCancel(r.Context()), m)
+	}
 	httpx.WriteJSON(w, http.StatusCreated, messageOf(m))
 }
 

@@ -359,6 +359,9 @@ func (c *conn) appendMessage(ctx context.Context, m chat.Message) {
 	if err := (Publisher{Bus: c.g.o.Bus}).Publish(ctx, stored); err != nil {
 		c.log.Warn("publish message", "conversation", stored.ConversationID, "seq", stored.Seq, "err", err)
 	}
+	if c.g.o.OnCreated != nil {
+		c.g.o.OnCreated(ctx, stored)
+	}
 }
 
 // Publisher puts a stored message on the live feed: encoded once as a message frame, published on

@@ -62,6 +62,10 @@ type Options struct {
 	Presence   presence.Tracker // nil: no presence tracking
 	Logger     *slog.Logger     // (slog.Default())
 	Registerer prometheus.Registerer
+	// OnCreated, when set, is called once for each message this gateway stored (never for a
+	// retried send), after it was published; the notifier's Policy hooks in here. It runs on the
+	// session's goroutine, so it must be quick.
+	OnCreated func(ctx context.Context, m chat.Message)
 
 	// AllowedOrigins are the browser origins allowed to connect (coder/websocket OriginPatterns,
 	// host patterns such as "chat.example.com" or "*.example.com"); the request's own host is

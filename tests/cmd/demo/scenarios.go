@@ -9,4 +9,5 @@ package main
 var scenarios = []Scenario{
 	{System: "rate-limiter", Run: rateLimiterDemo},
 	{System: "kvdb", Run: kvdbDemo},
+	{System: "chat-app", Run: chatAppDemo},
 }

@@ -45,6 +45,7 @@ var scenarios = []Scenario{
 	{System: "shared", Run: baseline},
 	{System: "rate-limiter", Run: rateLimiterLoad},
 	{System: "kvdb", Run: kvdbLoad},
+	{System: "chat-app", Run: chatAppLoad},
 }
 
 func main() {

@@ -1,0 +1,48 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/api"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
+)
+
+func TestOnCreatedFiresOncePerCreatedMessage(t *testing.T) {
+	t.Parallel()
+	var (
+		mu  sync.Mutex
+		got []chat.Message
+	)
+	h := serve(t, memStore(t), func(o *api.Options) {
+		o.OnCreated = func(ctx context.Context, m chat.Message) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, m)
+		}
+	})
+	a, b := h.signup(t, "alice"), h.signup(t, "bob")
+	var c api.Conversation
+	h.call(t, a.token, "POST", "/v1/conversations/direct", api.DirectRequest{UserID: b.user.ID}).decode(t, &c)
+
+	require.Equal(t, http.StatusCreated, h.send(t, a, c.ID, "a-1", "hi").status)
+	require.Equal(t, http.StatusOK, h.send(t, a, c.ID, "a-1", "hi").status, "a retry")
+	require.Equal(t, http.StatusCreated, h.send(t, b, c.ID, "b-1", "yo").status)
+	require.Equal(t, http.StatusForbidden, h.send(t, a, api.ID(999999), "a-2", "nope").status, "not stored")
+
+	// The hook runs before the response is written, so it has happened by now.
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, 2, "once per created message, never for the retry or a refused send")
+	assert.Equal(t, "a-1", got[0].ClientMsgID)
+	assert.Equal(t, int64(a.user.ID), got[0].SenderID)
+	assert.Equal(t, int64(1), got[0].Seq)
+	assert.Equal(t, "b-1", got[1].ClientMsgID)
+	assert.Equal(t, int64(b.user.ID), got[1].SenderID)
+	assert.Len(t, h.pub.published(), 2, "published as well")
+}

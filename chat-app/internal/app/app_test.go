@@ -1,0 +1,100 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hyperscaledesignhub/DesignSystems/shared/testkit"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// serve builds an app from o and serves its routes; it returns a function giving the status of
+// a request.
+func serve(t *testing.T, o Options) (*App, func(method, path, body string) int) {
+	t.Helper()
+	o.Logger, o.LoginPerMinute = quiet, -1
+	if o.Secret == nil {
+		o.Secret, _ = Secret("")
+	}
+	a, err := New(t.Context(), o)
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	r := chi.NewRouter()
+	a.Routes(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return a, func(method, path, body string) int {
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+}
+
+const signup = `{"username":"alice","display_name":"Alice","password":"correct horse"}`
+
+func TestPartsServeTheirRoutes(t *testing.T) {
+	web := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	for _, c := range []struct {
+		name                 string
+		o                    Options
+		signup, ws, webIndex int
+	}{
+		{"one process", Options{API: true, Gateway: true, Web: web}, http.StatusCreated, http.StatusUpgradeRequired, http.StatusTeapot},
+		{"api only", Options{API: true}, http.StatusCreated, http.StatusNotFound, http.StatusNotFound},
+		{"gateway only", Options{Gateway: true}, http.StatusNotFound, http.StatusUpgradeRequired, http.StatusNotFound},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, status := serve(t, c.o)
+			assert.Equal(t, c.signup, status(http.MethodPost, "/v1/signup", signup))
+			assert.Equal(t, c.ws, status(http.MethodGet, "/ws", ""), "a plain GET is not an upgrade")
+			assert.Equal(t, c.webIndex, status(http.MethodGet, "/", ""))
+			assert.Empty(t, a.Checks(), "nothing external to check in memory")
+			assert.Equal(t, c.o.Gateway, a.Bus != nil, "an API-only process without Redis publishes nowhere")
+		})
+	}
+	_, err := New(context.Background(), Options{Secret: make([]byte, 32)})
+	assert.ErrorContains(t, err, "nothing to serve")
+	_, err = New(context.Background(), Options{API: true, Secret: []byte("short")})
+	assert.Error(t, err, "the token secret is checked")
+}
+
+func TestOnPostgresAndRedis(t *testing.T) {
+	db := testkit.Postgres(t)
+	rdb := testkit.Redis(t)
+	a, status := serve(t, Options{API: true, Gateway: true, DatabaseURL: db.URL, Migrate: true, RedisURL: rdb.URL})
+	var names []string
+	for _, c := range a.Checks() {
+		names = append(names, c.Name)
+		require.NoError(t, c.Fn(t.Context()), c.Name)
+	}
+	assert.ElementsMatch(t, []string{"postgres", "redis"}, names)
+	assert.Equal(t, http.StatusCreated, status(http.MethodPost, "/v1/signup", signup))
+	var n int
+	require.NoError(t, db.Pool.QueryRow(t.Context(), "SELECT count(*) FROM users").Scan(&n))
+	assert.Equal(t, 1, n, "migrated and stored in PostgreSQL")
+}
+
+func TestSecret(t *testing.T) {
+	s, random := Secret("0123456789abcdef0123456789abcdef")
+	assert.False(t, random)
+	assert.Equal(t, "0123456789abcdef0123456789abcdef", string(s))
+	a, random := Secret("")
+	b, _ := Secret("")
+	assert.True(t, random)
+	assert.Len(t, a, 32)
+	assert.NotEqual(t, a, b)
+}
