@@ -24,7 +24,8 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL"` // empty: in-memory store
 	// RedisURL is the gateways' fan-out bus: a message sent over HTTP is published there, so
 	// connected clients get it at once. Empty: not published (clients get it on their next sync).
-	RedisURL string `env:"REDIS_URL"`
+	RedisURL  string `env:"REDIS_URL"`
+	KeyPrefix string `env:"KEY_PREFIX"` // before every Redis key and channel; the same for every process (and chat-notifier)
 	// JWTSecret signs tokens (HS256, at least 32 bytes); the gateway needs the same one.
 	// Required with DATABASE_URL; empty in the embedded default: a random one per start.
 	JWTSecret       string        `env:"JWT_SECRET"`
@@ -66,7 +67,7 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 		perMinute = -1 // api.Options: negative disables
 	}
 	a, err := app.New(ctx, app.Options{API: true, DatabaseURL: cfg.DatabaseURL, Migrate: true, RedisURL: cfg.RedisURL,
-		Secret: secret, TokenTTL: cfg.TokenTTL, NodeID: cfg.NodeID, LoginPerMinute: perMinute, LoginBurst: cfg.LoginBurst,
+		KeyPrefix: cfg.KeyPrefix, Secret: secret, TokenTTL: cfg.TokenTTL, NodeID: cfg.NodeID, LoginPerMinute: perMinute, LoginBurst: cfg.LoginBurst,
 		Logger: logger, Registerer: s.Telemetry.Registry})
 	if err != nil {
 		return err

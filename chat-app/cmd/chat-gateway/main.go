@@ -24,6 +24,7 @@ type Config struct {
 	Addr        string `env:"GATEWAY_ADDR" envDefault:":8601"`
 	DatabaseURL string `env:"DATABASE_URL"` // empty: in-memory store (only useful with the API in the same process)
 	RedisURL    string `env:"REDIS_URL"`    // empty: in-memory bus and presence (one replica)
+	KeyPrefix   string `env:"KEY_PREFIX"`   // before every Redis key and channel; the same for every process (and chat-notifier)
 	// JWTSecret verifies the API's tokens (HS256, the same secret as chat-api, at least 32 bytes).
 	JWTSecret       string        `env:"JWT_SECRET"`
 	AllowedOrigins  []string      `env:"ALLOWED_ORIGINS"` // browser origin host patterns, e.g. chat.example.com
@@ -52,7 +53,7 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 	if random {
 		logger.Warn("JWT_SECRET not set: using a random secret; no token issued by chat-api verifies here")
 	}
-	a, err := app.New(ctx, app.Options{Gateway: true, DatabaseURL: cfg.DatabaseURL, RedisURL: cfg.RedisURL,
+	a, err := app.New(ctx, app.Options{Gateway: true, DatabaseURL: cfg.DatabaseURL, RedisURL: cfg.RedisURL, KeyPrefix: cfg.KeyPrefix,
 		Secret: secret, TokenTTL: time.Hour, // the ttl only matters for Issue
 		NodeID: cfg.NodeID, AllowedOrigins: cfg.AllowedOrigins, Logger: logger, Registerer: s.Telemetry.Registry})
 	if err != nil {

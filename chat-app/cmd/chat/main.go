@@ -24,6 +24,7 @@ type Config struct {
 	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8600"`
 	DatabaseURL string `env:"DATABASE_URL"` // empty: in-memory store
 	RedisURL    string `env:"REDIS_URL"`    // empty: in-memory bus and presence
+	KeyPrefix   string `env:"KEY_PREFIX"`   // before every Redis key and channel; the same for every process (and chat-notifier)
 	// JWTSecret signs tokens (HS256, at least 32 bytes). Empty: a random one per start, so
 	// tokens do not survive a restart.
 	JWTSecret       string        `env:"JWT_SECRET"`
@@ -68,7 +69,7 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 		perMinute = -1 // api.Options: negative disables
 	}
 	a, err := app.New(ctx, app.Options{API: true, Gateway: true, DatabaseURL: cfg.DatabaseURL, Migrate: true,
-		RedisURL: cfg.RedisURL, Secret: secret, TokenTTL: cfg.TokenTTL, NodeID: cfg.NodeID,
+		RedisURL: cfg.RedisURL, KeyPrefix: cfg.KeyPrefix, Secret: secret, TokenTTL: cfg.TokenTTL, NodeID: cfg.NodeID,
 		LoginPerMinute: perMinute, LoginBurst: cfg.LoginBurst, SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
 		AllowedOrigins: cfg.AllowedOrigins, Web: web.Handler(web.Options{}), // empty WSURL: the page's own origin, /ws
 		Logger: logger, Registerer: s.Telemetry.Registry})

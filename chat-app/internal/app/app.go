@@ -45,6 +45,11 @@ type Options struct {
 	// replica; an API-only process then publishes nowhere (clients get HTTP sends on their next
 	// sync).
 	RedisURL string
+	// KeyPrefix goes before every Redis key and pub/sub channel name ("<prefix>chat:..."): the
+	// bus channels, presence keys and the notification stream and burst keys, so that several
+	// deployments (or tests) can share one Redis. Every process of a deployment uses the same
+	// one, and chat-notifier's KEY_PREFIX must match it. Empty by default.
+	KeyPrefix string
 
 	Secret   []byte        // HS256 signing key, at least auth.MinSecretBytes; see Secret
 	TokenTTL time.Duration // (24h)
@@ -208,7 +213,7 @@ func (a *App) openBus(o Options) (*redis.Client, error) {
 	}
 	rdb := redis.NewClient(opt)
 	a.closers = append(a.closers, rdb.Close)
-	rb, err := redisbus.New(rdb, redisbus.Options{Logger: o.Logger})
+	rb, err := redisbus.New(rdb, redisbus.Options{Logger: o.Logger, Prefix: o.KeyPrefix})
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +234,7 @@ func (a *App) buildNotify(ctx context.Context, o Options, rdb *redis.Client) (fu
 	var status notify.Presence
 	switch {
 	case rdb != nil && !o.Gateway:
-		rt, err := presence.NewRedis(rdb, presenceKeyPrefix, presence.Options{SweepEvery: -1})
+		rt, err := presence.NewRedis(rdb, o.KeyPrefix+presenceKeyPrefix, presence.Options{SweepEvery: -1})
 		if err != nil {
 			return nil, err
 		}
@@ -259,11 +264,11 @@ func (a *App) buildNotify(ctx context.Context, o Options, rdb *redis.Client) (fu
 		queue, burst = q, notify.NewMemoryBurst(nil)
 		a.log.Info("notifications: in-process queue and log sender; set REDIS_URL and run chat-notifier for Web Push")
 	} else {
-		q, err := notify.NewRedis(ctx, rdb, "", notify.QueueOptions{})
+		q, err := notify.NewRedis(ctx, rdb, o.KeyPrefix, notify.QueueOptions{})
 		if err != nil {
 			return nil, err
 		}
-		queue, burst = q, notify.NewRedisBurst(rdb, "")
+		queue, burst = q, notify.NewRedisBurst(rdb, o.KeyPrefix)
 		a.log.Info("notifications: redis stream (REDIS_URL), delivered by chat-notifier", "stream", q.Stream())
 	}
 	p, err := notify.NewPolicy(notify.PolicyOptions{Members: a.Store, Presence: status, Burst: burst, Queue: queue,
@@ -274,7 +279,8 @@ func (a *App) buildNotify(ctx context.Context, o Options, rdb *redis.Client) (fu
 	return p.OnCreated, nil
 }
 
-// presenceKeyPrefix is where presence lives in Redis, for the gateways and the API alike.
+// presenceKeyPrefix is where presence lives in Redis (after Options.KeyPrefix), for the gateways
+// and the API alike.
 const presenceKeyPrefix = "chat:presence:"
 
 // lazyPresence reads the gateway's tracker, built after the notification policy.
@@ -296,7 +302,7 @@ func (a *App) buildGateway(o Options, rdb *redis.Client, onCreated func(context.
 		tracker = mt
 		a.closers = append(a.closers, mt.Close)
 	} else {
-		rt, err := presence.NewRedis(rdb, presenceKeyPrefix, presence.Options{Notify: announce})
+		rt, err := presence.NewRedis(rdb, o.KeyPrefix+presenceKeyPrefix, presence.Options{Notify: announce})
 		if err != nil {
 			return err
 		}

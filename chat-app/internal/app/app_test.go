@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/redisbus"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/testkit"
 )
 
@@ -75,7 +76,14 @@ func TestPartsServeTheirRoutes(t *testing.T) {
 func TestOnPostgresAndRedis(t *testing.T) {
 	db := testkit.Postgres(t)
 	rdb := testkit.Redis(t)
-	a, status := serve(t, Options{API: true, Gateway: true, DatabaseURL: db.URL, Migrate: true, RedisURL: rdb.URL})
+	a, status := serve(t, Options{API: true, Gateway: true, DatabaseURL: db.URL, Migrate: true, RedisURL: rdb.URL,
+		KeyPrefix: rdb.Prefix})
+	bus, ok := a.Bus.(*redisbus.Bus)
+	require.True(t, ok, "the bus is Redis pub/sub")
+	assert.Equal(t, rdb.Prefix+"chat:x", bus.Channel("x"), "channels carry the key prefix")
+	n, err := rdb.Client.Exists(t.Context(), rdb.Prefix+"chat:notify").Result()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n, "the notification stream carries the key prefix")
 	var names []string
 	for _, c := range a.Checks() {
 		names = append(names, c.Name)
@@ -83,9 +91,9 @@ func TestOnPostgresAndRedis(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"postgres", "redis"}, names)
 	assert.Equal(t, http.StatusCreated, status(http.MethodPost, "/v1/signup", signup))
-	var n int
-	require.NoError(t, db.Pool.QueryRow(t.Context(), "SELECT count(*) FROM users").Scan(&n))
-	assert.Equal(t, 1, n, "migrated and stored in PostgreSQL")
+	var users int
+	require.NoError(t, db.Pool.QueryRow(t.Context(), "SELECT count(*) FROM users").Scan(&users))
+	assert.Equal(t, 1, users, "migrated and stored in PostgreSQL")
 }
 
 func TestSecret(t *testing.T) {
