@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
+)
+
+const benchChannel = "bench"
+
+// runCentrifugo starts Centrifugo (memory engine, anonymous clients, HTTP API without a key) on
+// loopback, connects o.receivers JSON-protocol WebSocket clients subscribed to one channel and
+// publishes into it over the HTTP API at o.rate, open loop.
+func runCentrifugo(ctx context.Context, p progress, o options, dir string) (*result, error) {
+	port, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := map[string]any{
+		"http_server": map[string]any{"address": "127.0.0.1", "port": port},
+		"log":         map[string]any{"level": "warn"},
+		"health":      map[string]any{"enabled": true},
+		"engine":      map[string]any{"type": "memory"},
+		"client":      map[string]any{"insecure": true, "allowed_origins": []string{"*"}},
+		"http_api":    map[string]any{"insecure": true},
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(dir, "centrifugo.json")
+	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+		return nil, err
+	}
+	logf, logPath, err := openLog(dir, "centrifugo.log")
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	srv, err := proc.Start("centrifugo", o.centrifugoBin, []string{"--config", cfgPath}, nil, logf)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = srv.Stop(10 * time.Second) }()
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := srv.WaitReady(rctx, "http://"+addr+"/health"); err != nil {
+		return nil, fmt.Errorf("%w (log: %s)", err, logPath)
+	}
+	p.printf("centrifugo: %s ready on %s (pid %d, memory engine); connecting %d subscribers", centrifugoVersion(ctx, o.centrifugoBin), addr, srv.Pid(), o.receivers)
+
+	c := &collector{}
+	var socks []*websocket.Conn
+	defer func() {
+		for _, ws := range socks {
+			_ = ws.CloseNow()
+		}
+		c.receivers.Wait()
+	}()
+	tKey := []byte(`"t":`)
+	for range o.receivers {
+		ws, err := centrifugoSubscribe(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		socks = append(socks, ws)
+		c.receivers.Add(1)
+		go func() {
+			defer c.receivers.Done()
+			t := &tally{}
+			for {
+				_, b, err := ws.Read(context.Background())
+				at := time.Now().UnixNano()
+				if err != nil {
+					c.done(t, websocket.CloseStatus(err) >= 3000)
+					return
+				}
+				// One frame may batch several replies/pushes, one JSON object per line.
+				for line := range bytes.SplitSeq(b, []byte("\n")) {
+					if string(bytes.TrimSpace(line)) == "{}" { // server ping: answer with a pong
+						_ = ws.Write(context.Background(), websocket.MessageText, []byte("{}"))
+						continue
+					}
+					if !bytes.Contains(line, []byte(`"push"`)) {
+						continue
+					}
+					if sent, ok := stamp(line, tKey); ok {
+						c.record(t, sent, at)
+					}
+				}
+			}
+		}()
+	}
+
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+	defer client.CloseIdleConnections()
+	var ok, errs atomic.Int64
+	var firstErr atomic.Value
+	var inflight sync.WaitGroup
+	sem := make(chan struct{}, 256) // at most this many publishes in flight; past it a publish counts as an error
+	url := "http://" + addr + "/api/publish"
+	p.printf("centrifugo: %d subscribers; %v warm-up + %v at %.0f publishes/s over HTTP /api/publish ...", o.receivers, o.warmup, o.duration, o.rate)
+	res := &result{name: nameCentrifugo, detail: centrifugoVersion(ctx, o.centrifugoBin) + ", memory engine, HTTP API publish", receivers: o.receivers, duration: o.duration}
+	cpu0 := procCPU(srv.Pid())
+	offered, err := drive(ctx, p, o, c, func(_ int64, sched int64) error {
+		select {
+		case sem <- struct{}{}:
+		default:
+			errs.Add(1)
+			firstErr.CompareAndSwap(nil, "too many publishes in flight (256)")
+			return nil
+		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer func() { <-sem }()
+			body := `{"channel":"` + benchChannel + `","data":{"t":` + strconv.FormatInt(sched, 10) + `}}`
+			if err := centrifugoPublish(ctx, client, url, body); err != nil {
+				errs.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			if c.in(sched) {
+				ok.Add(1)
+			}
+		}()
+		return nil
+	})
+	inflight.Wait()
+	if err != nil {
+		return nil, err
+	}
+	res.cpuSeconds = procCPU(srv.Pid()) - cpu0
+	res.rssMB = procRSSMB(srv.Pid())
+	res.offered, res.published, res.pubErrors = offered, ok.Load(), errs.Load()
+	if v := firstErr.Load(); v != nil {
+		p.printf("centrifugo: first publish error: %s", v)
+	}
+	for _, ws := range socks {
+		_ = ws.Close(websocket.StatusNormalClosure, "bye")
+	}
+	c.receivers.Wait()
+	fill(res, c)
+	if exited, _ := srv.Exited(); exited {
+		return nil, fmt.Errorf("centrifugo exited during the run; its log: %s", logPath)
+	}
+	return res, nil
+}
+
+func centrifugoPublish(ctx context.Context, client *http.Client, url, body string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("publish: status %d: %s", res.StatusCode, b)
+	}
+	if bytes.Contains(b, []byte(`"error"`)) {
+		return fmt.Errorf("publish: %s", b)
+	}
+	return nil
+}
+
+// centrifugoSubscribe connects one anonymous client over the JSON protocol and subscribes it to
+// the bench channel.
+func centrifugoSubscribe(ctx context.Context, addr string) (*websocket.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(dctx, "ws://"+addr+"/connection/websocket", nil)
+	if err != nil {
+		return nil, fmt.Errorf("centrifugo: dial: %w", err)
+	}
+	ws.SetReadLimit(1 << 20)
+	steps := []struct{ cmd, want string }{
+		{`{"id":1,"connect":{}}`, `"connect":{`},
+		{`{"id":2,"subscribe":{"channel":"` + benchChannel + `"}}`, `"subscribe":{`},
+	}
+	for _, s := range steps {
+		if err := ws.Write(ctx, websocket.MessageText, []byte(s.cmd)); err != nil {
+			_ = ws.CloseNow()
+			return nil, fmt.Errorf("centrifugo: %s: %w", s.cmd, err)
+		}
+		if err := readUntil(ctx, ws, s.want); err != nil {
+			_ = ws.CloseNow()
+			return nil, fmt.Errorf("centrifugo: %s: %w", s.cmd, err)
+		}
+	}
+	return ws, nil
+}
+
+// centrifugoVersion is "Centrifugo vX.Y.Z": the binary's own version when it was built with one,
+// else its module version from the build info (go install sets no -ldflags).
+func centrifugoVersion(ctx context.Context, bin string) string {
+	vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(vctx, "go", "version", "-m", bin).Output()
+	if err == nil {
+		for line := range strings.SplitSeq(string(out), "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[0] == "mod" && f[1] == "github.com/centrifugal/centrifugo/v6" {
+				return "Centrifugo " + f[2]
+			}
+		}
+	}
+	out, err = exec.CommandContext(vctx, bin, "version").Output()
+	if err != nil {
+		return "Centrifugo (version unknown)"
+	}
+	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+}

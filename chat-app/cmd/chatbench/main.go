@@ -1,0 +1,293 @@
+// Command chatbench is the side-by-side fan-out benchmark of chat-app against Centrifugo
+// (scenario (b) of issue 5): a group of -receivers members on one node, each on its own
+// WebSocket, and the same open-loop publish rate into both systems —
+//
+//   - ours: the one-process server (cmd/chat, built from this tree), one sender socket sending
+//     into a group conversation of -receivers members; every message is stored (in memory, or in
+//     PostgreSQL with -database-url) before it fans out;
+//   - Centrifugo: HTTP POST /api/publish into one channel with -receivers subscribers (JSON
+//     protocol over WebSocket), memory engine.
+//
+// Each publish carries its scheduled send time; the receivers measure delivered messages/s
+// (deliveries arriving in the measured window) and send→receive latency (of messages scheduled in
+// it). Then it prints a table, ours/centrifugo, the issue's targets with "reached" or "NOT
+// reached", and writes reports/chat-app-bench.md.
+//
+// Usage (from the repository root):
+//
+//	chat-app/scripts/install-centrifugo.sh   # once: the peer, into .bin/ (a few minutes)
+//	go run ./chat-app/cmd/chatbench          # ~1 min
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
+)
+
+const (
+	nameOurs       = "chat-app"
+	nameCentrifugo = "centrifugo"
+
+	// The issue's targets for scenario (b) on one node.
+	targetDelivered = 50_000.0
+	targetP99       = 50 * time.Millisecond
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "chatbench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	rate           float64
+	duration       time.Duration
+	warmup         time.Duration
+	receivers      int
+	databaseURL    string
+	skipCentrifugo bool
+	centrifugoBin  string
+	report         string
+	keepLogs       bool
+}
+
+func parseFlags(args []string, stderr io.Writer, root string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("chatbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Float64Var(&o.rate, "rate", 500, "publishes per second into the group/channel, open loop (each reaches every receiver)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured window")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured publishing before the window")
+	fs.IntVar(&o.receivers, "receivers", 100, "group members / channel subscribers, one WebSocket each")
+	fs.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL for our store (default $DATABASE_URL; empty: in memory)")
+	fs.BoolVar(&o.skipCentrifugo, "skip-centrifugo", false, "run ours only (when Centrifugo is not installed)")
+	fs.StringVar(&o.centrifugoBin, "centrifugo-bin", filepath.Join(root, ".bin", "centrifugo"), "Centrifugo binary (chat-app/scripts/install-centrifugo.sh puts it there)")
+	fs.StringVar(&o.report, "report", filepath.Join(root, "reports", "chat-app-bench.md"), "Markdown report to write (\"\" for none)")
+	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the servers' logs (their directory is printed)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	case o.rate <= 0 || o.duration <= 0 || o.warmup < 0:
+		return o, errors.New("-rate and -duration must be positive, -warmup not negative")
+	case o.receivers < 1:
+		return o, errors.New("-receivers must be at least 1")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	root, err := proc.RepoRoot()
+	if err != nil {
+		return err
+	}
+	o, err := parseFlags(args, stderr, root)
+	if err != nil {
+		return err
+	}
+	if !o.skipCentrifugo {
+		if _, serr := os.Stat(o.centrifugoBin); serr != nil {
+			return fmt.Errorf("centrifugo not found at %s: install it with chat-app/scripts/install-centrifugo.sh, or pass -skip-centrifugo to run ours only", o.centrifugoBin)
+		}
+	}
+	p := progress{w: stderr}
+	dir, err := os.MkdirTemp("", "chatbench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil || o.keepLogs {
+			p.printf("logs kept in %s", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	}()
+	env := envInfo{Start: time.Now(), LoadStart: loadAvg(), CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
+
+	p.printf("building ./chat-app/cmd/chat ...")
+	bin, err := proc.Build(ctx, root, "./chat-app/cmd/chat", dir)
+	if err != nil {
+		return err
+	}
+	var results []*result
+	ours, err := runOurs(ctx, p, o, bin, dir)
+	if err != nil {
+		return fmt.Errorf("ours: %w", err)
+	}
+	p.done(ours)
+	results = append(results, ours)
+	if !o.skipCentrifugo {
+		peer, err := runCentrifugo(ctx, p, o, dir)
+		if err != nil {
+			return fmt.Errorf("centrifugo: %w", err)
+		}
+		p.done(peer)
+		results = append(results, peer)
+	}
+	env.LoadEnd = loadAvg()
+	rep := &report{o: o, env: env, results: results}
+	rep.print(stdout)
+	if o.report != "" {
+		if err := rep.writeMarkdown(o.report); err != nil {
+			return err
+		}
+		p.printf("report: %s", o.report)
+	}
+	return nil
+}
+
+// drive runs the scenario's publishing against c: warm-up, then the measured window, then waits
+// for the last deliveries. publish is called open loop at o.rate; its errors (a dead sender
+// socket) end the run. It returns the publishes scheduled inside the window.
+func drive(ctx context.Context, p progress, o options, c *collector, publish func(seq, sched int64) error) (int64, error) {
+	start := time.Now().Add(100 * time.Millisecond)
+	from := start.Add(o.warmup)
+	end := from.Add(o.duration)
+	c.to.Store(end.UnixNano())
+	c.from.Store(from.UnixNano())
+	var offered int64
+	var perr error
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() { // progress once a second
+		defer close(stopped)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		last := c.live.Load()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				n := c.live.Load()
+				phase := "measuring"
+				if now.Before(from) {
+					phase = "warm-up"
+				}
+				p.printf("  %s: %.0f deliveries/s", phase, float64(n-last))
+				last = n
+			}
+		}
+	}()
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pace(pctx, o.rate, start, end, func(seq, sched int64) {
+		if err := publish(seq, sched); err != nil && perr == nil {
+			perr = err
+			cancel()
+			return
+		}
+		if c.in(sched) {
+			offered++
+		}
+	})
+	c.settle(ctx, 5*time.Second)
+	close(stop)
+	<-stopped
+	if perr != nil {
+		return 0, fmt.Errorf("publish: %w", perr)
+	}
+	return offered, ctx.Err()
+}
+
+func fill(r *result, c *collector) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r.received, r.sentIn, r.closed = c.received, c.sentIn, c.closed
+	r.lat = summarize(c.lat)
+}
+
+type progress struct{ w io.Writer }
+
+func (p progress) printf(format string, args ...any) {
+	fmt.Fprintf(p.w, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func (p progress) done(r *result) {
+	p.printf("%s: %.0f delivered msgs/s, p50 %s, p99 %s; %d of %d expected deliveries; %d publish errors",
+		r.name, r.rate(), fmtDur(r.lat.p50), fmtDur(r.lat.p99), r.sentIn, r.expected(), r.pubErrors)
+}
+
+func openLog(dir, name string) (*os.File, string, error) {
+	path := filepath.Join(dir, name)
+	f, err := os.Create(path)
+	return f, path, err
+}
+
+// procCPU is the user+system CPU seconds of pid so far (Linux /proc; 0 elsewhere).
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:]) // state is f[0]; utime and stime are fields 14 and 15 of stat
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100 // USER_HZ is 100 on Linux
+}
+
+// procRSSMB is the resident set of pid in MiB (Linux /proc; 0 elsewhere).
+func procRSSMB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
+	default:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
+)
+
+// runOurs starts the one-process chat server (cmd/chat), signs up o.receivers users, puts them in
+// one group conversation, connects one synced receiver socket per member and one sender socket
+// (a second device of the first member), and sends at o.rate over that socket, open loop.
+func runOurs(ctx context.Context, p progress, o options, bin, dir string) (*result, error) {
+	port, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	rate := int(o.rate) + 1
+	// SEND_RATE/SEND_BURST are a per-user abuse limit for people; one socket stands in for many
+	// senders here, so it is raised above the offered rate.
+	env := []string{"HTTP_ADDR=" + addr, "DATABASE_URL=" + o.databaseURL, "REDIS_URL=", "JWT_SECRET=", "KEY_PREFIX=",
+		"LOGIN_PER_MINUTE=0", "SEND_RATE=" + strconv.Itoa(2*rate), "SEND_BURST=" + strconv.Itoa(max(30, 2*rate)), "LOG_LEVEL=warn"}
+	logf, logPath, err := openLog(dir, "chat.log")
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	srv, err := proc.Start("chat", bin, nil, env, logf)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = srv.Stop(10 * time.Second) }()
+	base := "http://" + addr
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := srv.WaitReady(rctx, base+"/readyz"); err != nil {
+		return nil, fmt.Errorf("%w (log: %s)", err, logPath)
+	}
+	p.printf("ours: chat ready on %s (pid %d, store %s); signing up %d users and one group", addr, srv.Pid(), storeName(o), o.receivers)
+
+	run := fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff) // fresh usernames when the store is PostgreSQL
+	ids, tokens := make([]string, o.receivers), make([]string, o.receivers)
+	for i := range o.receivers {
+		var a struct {
+			User struct {
+				ID string `json:"id"`
+			} `json:"user"`
+			Token string `json:"token"`
+		}
+		if err := postJSON(ctx, base+"/v1/signup", "", map[string]string{"username": fmt.Sprintf("b%s_%03d", run, i),
+			"display_name": fmt.Sprintf("Bench %d", i), "password": "bench password 123"}, &a, http.StatusCreated); err != nil {
+			return nil, err
+		}
+		ids[i], tokens[i] = a.User.ID, a.Token
+	}
+	var conv struct {
+		ID string `json:"id"`
+	}
+	if err := postJSON(ctx, base+"/v1/conversations/group", tokens[0], map[string]any{"title": "bench", "member_ids": ids[1:]},
+		&conv, http.StatusCreated); err != nil {
+		return nil, err
+	}
+
+	c := &collector{}
+	var socks []*websocket.Conn
+	defer func() {
+		for _, ws := range socks {
+			_ = ws.CloseNow()
+		}
+		c.receivers.Wait()
+	}()
+	msgKey := []byte(`"type":"message"`)
+	bodyKey := []byte(`"body":"`)
+	for i := range o.receivers {
+		ws, err := oursDial(ctx, addr, tokens[i])
+		if err != nil {
+			return nil, err
+		}
+		socks = append(socks, ws)
+		sync := map[string]any{"type": "sync", "conversations": []map[string]any{{"conversation_id": conv.ID, "after_seq": 0}}}
+		if err := writeJSON(ctx, ws, sync); err != nil {
+			return nil, err
+		}
+		if err := readUntil(ctx, ws, `"type":"sync_done"`); err != nil {
+			return nil, err
+		}
+		c.receivers.Add(1)
+		go func() {
+			defer c.receivers.Done()
+			t := &tally{}
+			for {
+				_, b, err := ws.Read(context.Background())
+				at := time.Now().UnixNano()
+				if err != nil {
+					c.done(t, websocket.CloseStatus(err) == 4008)
+					return
+				}
+				if !bytes.Contains(b, msgKey) {
+					continue
+				}
+				if sent, ok := stamp(b, bodyKey); ok {
+					c.record(t, sent, at)
+				}
+			}
+		}()
+	}
+	sender, err := oursDial(ctx, addr, tokens[0])
+	if err != nil {
+		return nil, err
+	}
+	socks = append(socks, sender)
+	var acked, errs atomic.Int64
+	var firstErr atomic.Value
+	senderDone := make(chan struct{})
+	go func() { // acks and errors of the sends
+		defer close(senderDone)
+		for {
+			_, b, err := sender.Read(context.Background())
+			if err != nil {
+				return
+			}
+			switch {
+			case bytes.Contains(b, []byte(`"type":"ack"`)):
+				if sent, ok := stamp(b, []byte(`"client_msg_id":"s`)); ok && c.in(sent) {
+					acked.Add(1)
+				}
+			case bytes.Contains(b, []byte(`"type":"error"`)):
+				errs.Add(1)
+				firstErr.CompareAndSwap(nil, string(b))
+			}
+		}
+	}()
+
+	p.printf("ours: %d receivers synced, 1 sender; %v warm-up + %v at %.0f sends/s ...", o.receivers, o.warmup, o.duration, o.rate)
+	res := &result{name: nameOurs, detail: "chat (one process), store " + storeName(o) + ", bus in memory", receivers: o.receivers, duration: o.duration}
+	cpu0 := procCPU(srv.Pid())
+	offered, err := drive(ctx, p, o, c, func(_ int64, sched int64) error {
+		s := strconv.FormatInt(sched, 10)
+		// client_msg_id carries the stamp too, so the ack can be matched to the window.
+		frame := `{"type":"send","conversation_id":"` + conv.ID + `","client_msg_id":"s` + s + `","body":"` + s + `"}`
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return sender.Write(wctx, websocket.MessageText, []byte(frame))
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.cpuSeconds = procCPU(srv.Pid()) - cpu0
+	res.rssMB = procRSSMB(srv.Pid())
+	res.offered, res.published, res.pubErrors = offered, acked.Load(), errs.Load()
+	if v := firstErr.Load(); v != nil {
+		p.printf("ours: first send error: %s", v)
+	}
+	for _, ws := range socks {
+		_ = ws.Close(websocket.StatusNormalClosure, "bye")
+	}
+	c.receivers.Wait()
+	<-senderDone
+	fill(res, c)
+	if exited, _ := srv.Exited(); exited {
+		return nil, fmt.Errorf("chat exited during the run; its log: %s", logPath)
+	}
+	return res, nil
+}
+
+func storeName(o options) string {
+	if o.databaseURL == "" {
+		return "in-memory"
+	}
+	return "PostgreSQL"
+}
+
+func oursDial(ctx context.Context, addr, token string) (*websocket.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(dctx, "ws://"+addr+"/ws", &websocket.DialOptions{
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+	if err != nil {
+		return nil, fmt.Errorf("ours: dial: %w", err)
+	}
+	ws.SetReadLimit(1 << 20)
+	if err := readUntil(ctx, ws, `"type":"ready"`); err != nil {
+		_ = ws.CloseNow()
+		return nil, err
+	}
+	return ws, nil
+}
+
+// readUntil reads frames until one containing want (set-up only, before the readers start).
+func readUntil(ctx context.Context, ws *websocket.Conn, want string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", want, err)
+		}
+		if strings.Contains(string(b), want) {
+			return nil
+		}
+		if strings.Contains(string(b), `"type":"error"`) || strings.Contains(string(b), `"error":{`) {
+			return fmt.Errorf("waiting for %s: %s", want, b)
+		}
+	}
+}
+
+func writeJSON(ctx context.Context, ws *websocket.Conn, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return ws.Write(ctx, websocket.MessageText, b)
+}
+
+func postJSON(ctx context.Context, url, token string, body, out any, want int) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != want {
+		return fmt.Errorf("POST %s: status %d, want %d", url, res.StatusCode, want)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(res.Body).Decode(out)
+}
