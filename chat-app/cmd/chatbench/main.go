@@ -17,6 +17,12 @@
 //
 //	chat-app/scripts/install-centrifugo.sh   # once: the peer, into .bin/ (a few minutes)
 //	go run ./chat-app/cmd/chatbench          # ~1 min
+//
+// -scenario picks the run: fanout (the default, above), connections (scenario (a): -conns
+// authenticated WebSockets held on one cmd/chat, its RSS before and after, memory per connection,
+// time to open), two-nodes (scenario (c): two cmd/chat-gateway and one cmd/chat-api on Redis and a
+// fresh PostgreSQL database, -receivers split over the gateways, the schedule above; skipped when
+// Redis or PostgreSQL does not answer), or all.
 package main
 
 import (
@@ -68,7 +74,22 @@ type options struct {
 	centrifugoBin  string
 	report         string
 	keepLogs       bool
+
+	scenario    string // fanout, connections, two-nodes or all
+	conns       int    // (a): WebSocket connections to hold on one node
+	redisURL    string // (c): the bus of the two gateways
+	postgresURL string // (c): admin connection; a fresh database is created on its server
 }
+
+// Scenarios.
+const (
+	scenarioFanout      = "fanout"
+	scenarioConnections = "connections"
+	scenarioTwoNodes    = "two-nodes"
+	scenarioAll         = "all"
+)
+
+func (o options) runs(s string) bool { return o.scenario == s || o.scenario == scenarioAll }
 
 func parseFlags(args []string, stderr io.Writer, root string) (options, error) {
 	var o options
@@ -83,6 +104,10 @@ func parseFlags(args []string, stderr io.Writer, root string) (options, error) {
 	fs.StringVar(&o.centrifugoBin, "centrifugo-bin", filepath.Join(root, ".bin", "centrifugo"), "Centrifugo binary (chat-app/scripts/install-centrifugo.sh puts it there)")
 	fs.StringVar(&o.report, "report", filepath.Join(root, "reports", "chat-app-bench.md"), "Markdown report to write (\"\" for none)")
 	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the servers' logs (their directory is printed)")
+	fs.StringVar(&o.scenario, "scenario", scenarioFanout, "fanout (b: ours vs Centrifugo), connections (a: -conns sockets on one node), two-nodes (c: two gateways over Redis), or all")
+	fs.IntVar(&o.conns, "conns", 10000, "connections: authenticated WebSockets to open and hold on one node")
+	fs.StringVar(&o.redisURL, "redis-url", envOr("REDIS_URL", "redis://127.0.0.1:6379"), "two-nodes: Redis for the bus (keys under a unique KEY_PREFIX, deleted afterwards)")
+	fs.StringVar(&o.postgresURL, "postgres-url", "postgres://postgres@127.0.0.1:5432/postgres", "two-nodes: admin connection; a database chatbench_<random> is created on its server and dropped afterwards")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -93,6 +118,13 @@ func parseFlags(args []string, stderr io.Writer, root string) (options, error) {
 		return o, errors.New("-rate and -duration must be positive, -warmup not negative")
 	case o.receivers < 1:
 		return o, errors.New("-receivers must be at least 1")
+	case o.conns < 1:
+		return o, errors.New("-conns must be at least 1")
+	}
+	switch o.scenario {
+	case scenarioFanout, scenarioConnections, scenarioTwoNodes, scenarioAll:
+	default:
+		return o, fmt.Errorf("-scenario %q: want %s, %s, %s or %s", o.scenario, scenarioFanout, scenarioConnections, scenarioTwoNodes, scenarioAll)
 	}
 	return o, nil
 }
@@ -106,7 +138,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err != nil {
 		return err
 	}
-	if !o.skipCentrifugo {
+	if o.runs(scenarioFanout) && !o.skipCentrifugo {
 		if _, serr := os.Stat(o.centrifugoBin); serr != nil {
 			return fmt.Errorf("centrifugo not found at %s: install it with chat-app/scripts/install-centrifugo.sh, or pass -skip-centrifugo to run ours only", o.centrifugoBin)
 		}
@@ -125,28 +157,51 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}()
 	env := envInfo{Start: time.Now(), LoadStart: loadAvg(), CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
 
-	p.printf("building ./chat-app/cmd/chat ...")
-	bin, err := proc.Build(ctx, root, "./chat-app/cmd/chat", dir)
-	if err != nil {
-		return err
-	}
-	var results []*result
-	ours, err := runOurs(ctx, p, o, bin, dir)
-	if err != nil {
-		return fmt.Errorf("ours: %w", err)
-	}
-	p.done(ours)
-	results = append(results, ours)
-	if !o.skipCentrifugo {
-		peer, err := runCentrifugo(ctx, p, o, dir)
+	rep := &report{o: o}
+	if o.runs(scenarioFanout) || o.runs(scenarioConnections) {
+		p.printf("building ./chat-app/cmd/chat ...")
+		bin, err := proc.Build(ctx, root, "./chat-app/cmd/chat", dir)
 		if err != nil {
-			return fmt.Errorf("centrifugo: %w", err)
+			return err
 		}
-		p.done(peer)
-		results = append(results, peer)
+		if o.runs(scenarioFanout) {
+			ours, err := runOurs(ctx, p, o, bin, dir)
+			if err != nil {
+				return fmt.Errorf("ours: %w", err)
+			}
+			p.done(ours)
+			rep.results = append(rep.results, ours)
+			if !o.skipCentrifugo {
+				peer, err := runCentrifugo(ctx, p, o, dir)
+				if err != nil {
+					return fmt.Errorf("centrifugo: %w", err)
+				}
+				p.done(peer)
+				rep.results = append(rep.results, peer)
+			}
+		}
+		if o.runs(scenarioConnections) {
+			cr, err := runConnections(ctx, p, o, bin, dir)
+			if err != nil {
+				return fmt.Errorf("connections: %w", err)
+			}
+			rep.conns = cr
+		}
+	}
+	if o.runs(scenarioTwoNodes) {
+		tn, skipped, err := runTwoNodes(ctx, p, o, root, dir)
+		if err != nil {
+			return fmt.Errorf("two-nodes: %w", err)
+		}
+		if skipped != "" {
+			p.printf("two-nodes: skipped: %s", skipped)
+		} else {
+			p.done(tn)
+		}
+		rep.twoNodes, rep.twoNodesSkipped = tn, skipped
 	}
 	env.LoadEnd = loadAvg()
-	rep := &report{o: o, env: env, results: results}
+	rep.env = env
 	rep.print(stdout)
 	if o.report != "" {
 		if err := rep.writeMarkdown(o.report); err != nil {
@@ -226,6 +281,13 @@ func (p progress) printf(format string, args ...any) {
 func (p progress) done(r *result) {
 	p.printf("%s: %.0f delivered msgs/s, p50 %s, p99 %s; %d of %d expected deliveries; %d publish errors",
 		r.name, r.rate(), fmtDur(r.lat.p50), fmtDur(r.lat.p99), r.sentIn, r.expected(), r.pubErrors)
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }
 
 func openLog(dir, name string) (*os.File, string, error) {

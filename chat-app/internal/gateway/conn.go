@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/fanout"
@@ -524,23 +525,32 @@ func (c *conn) writer() {
 		case <-c.q.ready:
 		}
 		buf = c.q.take(buf)
+		// One deadline per batch, not per frame (a timer each is a visible share of a fan-out):
+		// a client that cannot take a whole batch within WriteTimeout is a slow consumer.
+		ctx, cancel := context.WithTimeout(context.Background(), WriteTimeout)
+		var last protocol.FrameType
+		var out prometheus.Counter
 		for i, f := range buf {
-			ctx, cancel := context.WithTimeout(context.Background(), WriteTimeout)
 			err := c.ws.Write(ctx, websocket.MessageText, f.b)
-			cancel()
 			if err != nil {
-				if ctx.Err() != nil {
+				timedOut := ctx.Err() != nil
+				cancel()
+				if timedOut {
 					c.slow()
 				}
 				c.fail(peerClosed)
 				return
 			}
-			c.g.m.frames.WithLabelValues("out", string(f.typ)).Inc()
+			if out == nil || f.typ != last { // a batch is mostly one type: look the counter up once
+				out, last = c.g.m.frames.WithLabelValues("out", string(f.typ)), f.typ
+			}
+			out.Inc()
 			if !f.created.IsZero() {
 				c.g.m.delivery.Observe(time.Since(f.created).Seconds())
 			}
 			buf[i] = outFrame{}
 		}
+		cancel()
 	}
 }
 

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
+)
+
+const (
+	nameTwoNodes = "chat-app, 2 gateways"
+	// gatewaySendRate is the gateway's per-user send limit (gateway.DefaultSendRate; cmd/chat-gateway
+	// has no setting for it): the schedule is spread over enough members' sockets to stay under it.
+	gatewaySendRate = 10
+)
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// reachable pings Redis and PostgreSQL; the answer is why not ("" when both answer).
+func reachable(ctx context.Context, o options) string {
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	ropt, err := redis.ParseURL(o.redisURL)
+	if err != nil {
+		return fmt.Sprintf("-redis-url: %v", err)
+	}
+	rdb := redis.NewClient(ropt)
+	defer rdb.Close()
+	if err := rdb.Ping(cctx).Err(); err != nil {
+		return fmt.Sprintf("Redis at %s is not reachable: %v", ropt.Addr, err)
+	}
+	conn, err := pgx.Connect(cctx, o.postgresURL)
+	if err != nil {
+		return fmt.Sprintf("PostgreSQL (-postgres-url) is not reachable: %v", err)
+	}
+	_ = conn.Close(context.Background())
+	return ""
+}
+
+func adminExec(ctx context.Context, dsn, sql string) error {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(cctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(cctx, sql)
+	return err
+}
+
+// withDatabase points a postgres:// URL (or key=value string) at database db.
+func withDatabase(dsn, db string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.Path, u.RawPath = "/"+db, ""
+		return u.String()
+	}
+	return dsn + " dbname=" + db
+}
+
+// deletePrefix removes the run's Redis keys (SCAN + DEL on its unique prefix, nothing else).
+func deletePrefix(o options, prefix string) error {
+	ropt, err := redis.ParseURL(o.redisURL)
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(ropt)
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var cursor uint64
+	for {
+		keys, next, err := rdb.Scan(ctx, cursor, prefix+"*", 500).Result()
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			if err := rdb.Del(ctx, keys...).Err(); err != nil {
+				return err
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+// runTwoNodes is scenario (c): one chat-api and two chat-gateway processes on Redis and a fresh
+// PostgreSQL database, o.receivers members split over the gateways, the senders on gateway 1,
+// the schedule of (b). skipped says why it did not run (Redis or PostgreSQL unreachable).
+func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (res *result, skipped string, err error) {
+	if why := reachable(ctx, o); why != "" {
+		return nil, why, nil
+	}
+	db := "chatbench_" + randomHex(6)
+	if err := adminExec(ctx, o.postgresURL, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
+		return nil, "", fmt.Errorf("create database %s: %w", db, err)
+	}
+	defer func() {
+		if derr := adminExec(context.Background(), o.postgresURL, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)"); derr != nil {
+			p.printf("two-nodes: drop database %s: %v", db, derr)
+		}
+	}()
+	prefix := "chatbench:" + randomHex(6) + ":"
+	defer func() {
+		if derr := deletePrefix(o, prefix); derr != nil {
+			p.printf("two-nodes: delete Redis keys %s*: %v", prefix, derr)
+		}
+	}()
+	p.printf("two-nodes: building ./chat-app/cmd/chat-api and ./chat-app/cmd/chat-gateway ...")
+	apiBin, err := proc.Build(ctx, root, "./chat-app/cmd/chat-api", dir)
+	if err != nil {
+		return nil, "", err
+	}
+	gwBin, err := proc.Build(ctx, root, "./chat-app/cmd/chat-gateway", dir)
+	if err != nil {
+		return nil, "", err
+	}
+	common := []string{"DATABASE_URL=" + withDatabase(o.postgresURL, db), "REDIS_URL=" + o.redisURL, "KEY_PREFIX=" + prefix,
+		"JWT_SECRET=" + randomHex(32), "LOG_LEVEL=warn"}
+	var procs []*proc.Process
+	defer func() {
+		for _, s := range procs {
+			_ = s.Stop(10 * time.Second)
+		}
+	}()
+	start := func(name, bin, addrKey string, env ...string) (*proc.Process, string, error) {
+		port, err := proc.FreePort()
+		if err != nil {
+			return nil, "", err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		env = append(append([]string{addrKey + "=" + addr}, common...), env...)
+		logf, logPath, err := openLog(dir, name+".log")
+		if err != nil {
+			return nil, "", err
+		}
+		defer logf.Close() // the child has its own descriptor
+		srv, err := proc.Start(name, bin, nil, env, logf)
+		if err != nil {
+			return nil, "", err
+		}
+		rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		if err := srv.WaitReady(rctx, "http://"+addr+"/readyz"); err != nil {
+			_ = srv.Stop(5 * time.Second)
+			return nil, "", fmt.Errorf("%s: %w (log: %s)", name, err, logPath)
+		}
+		return srv, addr, nil
+	}
+	// The API migrates the fresh database; the gateways start after it.
+	api, apiAddr, err := start("chat-api", apiBin, "HTTP_ADDR", "NODE_ID=1", "LOGIN_PER_MINUTE=0")
+	if err != nil {
+		return nil, "", err
+	}
+	procs = append(procs, api)
+	var gwAddrs [2]string
+	for i := range 2 {
+		gw, addr, err := start(fmt.Sprintf("chat-gateway-%d", i+1), gwBin, "GATEWAY_ADDR", fmt.Sprintf("NODE_ID=%d", i+2))
+		if err != nil {
+			return nil, "", err
+		}
+		procs = append(procs, gw)
+		gwAddrs[i] = addr
+	}
+	senders := min(o.receivers, max(1, int(o.rate/(0.8*gatewaySendRate))+1))
+	p.printf("two-nodes: chat-api on %s, gateways on %s and %s (Redis %s, KEY_PREFIX %s, database %s); signing up %d users",
+		apiAddr, gwAddrs[0], gwAddrs[1], o.redisURL, prefix, db, o.receivers)
+	if o.rate/float64(senders) > gatewaySendRate {
+		p.printf("two-nodes: %.0f sends/s over %d senders exceeds the gateway's %d sends/s per user: expect rate_limited errors (raise -receivers)",
+			o.rate, senders, gatewaySendRate)
+	}
+
+	base := "http://" + apiAddr
+	ids, tokens := make([]string, o.receivers), make([]string, o.receivers)
+	run := randomHex(3)
+	for i := range o.receivers {
+		var a struct {
+			User struct {
+				ID string `json:"id"`
+			} `json:"user"`
+			Token string `json:"token"`
+		}
+		if err := postJSON(ctx, base+"/v1/signup", "", map[string]string{"username": fmt.Sprintf("n%s_%03d", run, i),
+			"display_name": fmt.Sprintf("Bench %d", i), "password": "bench password 123"}, &a, http.StatusCreated); err != nil {
+			return nil, "", err
+		}
+		ids[i], tokens[i] = a.User.ID, a.Token
+	}
+	var conv struct {
+		ID string `json:"id"`
+	}
+	if err := postJSON(ctx, base+"/v1/conversations/group", tokens[0], map[string]any{"title": "bench", "member_ids": ids[1:]},
+		&conv, http.StatusCreated); err != nil {
+		return nil, "", err
+	}
+
+	c := &collector{}
+	var socks []*websocket.Conn
+	defer func() {
+		for _, ws := range socks {
+			_ = ws.CloseNow()
+		}
+		c.receivers.Wait()
+	}()
+	msgKey := []byte(`"type":"message"`)
+	bodyKey := []byte(`"body":"`)
+	for i := range o.receivers {
+		ws, err := oursDial(ctx, gwAddrs[i%2], tokens[i])
+		if err != nil {
+			return nil, "", err
+		}
+		socks = append(socks, ws)
+		sync := map[string]any{"type": "sync", "conversations": []map[string]any{{"conversation_id": conv.ID, "after_seq": 0}}}
+		if err := writeJSON(ctx, ws, sync); err != nil {
+			return nil, "", err
+		}
+		if err := readUntil(ctx, ws, `"type":"sync_done"`); err != nil {
+			return nil, "", err
+		}
+		c.receivers.Add(1)
+		go func() {
+			defer c.receivers.Done()
+			t := &tally{}
+			for {
+				_, b, err := ws.Read(context.Background())
+				at := time.Now().UnixNano()
+				if err != nil {
+					c.done(t, websocket.CloseStatus(err) == 4008)
+					return
+				}
+				if !bytes.Contains(b, msgKey) {
+					continue
+				}
+				if sent, ok := stamp(b, bodyKey); ok {
+					c.record(t, sent, at)
+				}
+			}
+		}()
+	}
+	var acked, errs atomic.Int64
+	var firstErr atomic.Value
+	var sendSocks []*websocket.Conn
+	senderDone := make(chan struct{}, senders)
+	for i := range senders { // a second device of members 0..senders-1, all on gateway 1
+		ws, err := oursDial(ctx, gwAddrs[0], tokens[i])
+		if err != nil {
+			return nil, "", err
+		}
+		socks = append(socks, ws)
+		sendSocks = append(sendSocks, ws)
+		go func() {
+			defer func() { senderDone <- struct{}{} }()
+			for {
+				_, b, err := ws.Read(context.Background())
+				if err != nil {
+					return
+				}
+				switch {
+				case bytes.Contains(b, []byte(`"type":"ack"`)):
+					if sent, ok := stamp(b, []byte(`"client_msg_id":"s`)); ok && c.in(sent) {
+						acked.Add(1)
+					}
+				case bytes.Contains(b, []byte(`"type":"error"`)):
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, string(b))
+				}
+			}
+		}()
+	}
+
+	p.printf("two-nodes: %d receivers synced (%d per gateway), %d senders on gateway 1; %v warm-up + %v at %.0f sends/s ...",
+		o.receivers, (o.receivers+1)/2, senders, o.warmup, o.duration, o.rate)
+	res = &result{name: nameTwoNodes, detail: fmt.Sprintf("chat-api + 2 chat-gateway processes, store PostgreSQL, bus Redis pub/sub; %d sender sockets on gateway 1 (round-robin: the gateway allows %d sends/s per user)", senders, gatewaySendRate),
+		receivers: o.receivers, duration: o.duration}
+	cpu := func() float64 {
+		var s float64
+		for _, pr := range procs {
+			s += procCPU(pr.Pid())
+		}
+		return s
+	}
+	cpu0 := cpu()
+	offered, err := drive(ctx, p, o, c, func(seq int64, sched int64) error {
+		s := strconv.FormatInt(sched, 10)
+		frame := `{"type":"send","conversation_id":"` + conv.ID + `","client_msg_id":"s` + s + `","body":"` + s + `"}`
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return sendSocks[seq%int64(len(sendSocks))].Write(wctx, websocket.MessageText, []byte(frame))
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	res.cpuSeconds = cpu() - cpu0
+	for _, pr := range procs {
+		res.rssMB += procRSSMB(pr.Pid())
+	}
+	res.offered, res.published, res.pubErrors = offered, acked.Load(), errs.Load()
+	if v := firstErr.Load(); v != nil {
+		p.printf("two-nodes: first send error: %s", v)
+	}
+	for _, ws := range socks {
+		_ = ws.Close(websocket.StatusNormalClosure, "bye")
+	}
+	c.receivers.Wait()
+	for range senders {
+		<-senderDone
+	}
+	fill(res, c)
+	for _, pr := range procs {
+		if exited, _ := pr.Exited(); exited {
+			return nil, "", fmt.Errorf("%s exited during the run (logs in %s)", pr.Name, dir)
+		}
+	}
+	return res, "", nil
+}
