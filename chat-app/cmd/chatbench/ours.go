@@ -79,40 +79,15 @@ func runOurs(ctx context.Context, p progress, o options, bin, dir string) (*resu
 		}
 		c.receivers.Wait()
 	}()
-	msgKey := []byte(`"type":"message"`)
-	bodyKey := []byte(`"body":"`)
 	for i := range o.receivers {
 		ws, err := oursDial(ctx, addr, tokens[i])
 		if err != nil {
 			return nil, err
 		}
 		socks = append(socks, ws)
-		sync := map[string]any{"type": "sync", "conversations": []map[string]any{{"conversation_id": conv.ID, "after_seq": 0}}}
-		if err := writeJSON(ctx, ws, sync); err != nil {
+		if err := c.receive(ctx, ws, conv.ID); err != nil {
 			return nil, err
 		}
-		if err := readUntil(ctx, ws, `"type":"sync_done"`); err != nil {
-			return nil, err
-		}
-		c.receivers.Add(1)
-		go func() {
-			defer c.receivers.Done()
-			t := &tally{}
-			for {
-				_, b, err := ws.Read(context.Background())
-				at := time.Now().UnixNano()
-				if err != nil {
-					c.done(t, websocket.CloseStatus(err) == 4008)
-					return
-				}
-				if !bytes.Contains(b, msgKey) {
-					continue
-				}
-				if sent, ok := stamp(b, bodyKey); ok {
-					c.record(t, sent, at)
-				}
-			}
-		}()
 	}
 	sender, err := oursDial(ctx, addr, tokens[0])
 	if err != nil {
@@ -248,3 +223,42 @@ func postJSON(ctx context.Context, url, token string, body, out any, want int) e
 	}
 	return json.NewDecoder(res.Body).Decode(out)
 }
+
+// receive syncs ws into conv from the start and then counts, on its own goroutine until the
+// socket closes, every message frame with its send→receive latency (from the timestamp the
+// sender put in the body).
+func (c *collector) receive(ctx context.Context, ws *websocket.Conn, conv string) error {
+	sync := map[string]any{"type": "sync", "conversations": []map[string]any{{"conversation_id": conv, "after_seq": 0}}}
+	if err := writeJSON(ctx, ws, sync); err != nil {
+		return err
+	}
+	if err := readUntil(ctx, ws, `"type":"sync_done"`); err != nil {
+		return err
+	}
+	c.receivers.Add(1)
+	go func() {
+		defer c.receivers.Done()
+		t := &tally{}
+		for {
+			_, b, err := ws.Read(context.Background())
+			at := time.Now().UnixNano()
+			if err != nil {
+				c.done(t, websocket.CloseStatus(err) == 4008)
+				return
+			}
+			if !bytes.Contains(b, msgKey) {
+				continue
+			}
+			if sent, ok := stamp(b, bodyKey); ok {
+				c.record(t, sent, at)
+			}
+		}
+	}()
+	return nil
+}
+
+// What receive looks for in a server frame.
+var (
+	msgKey  = []byte(`"type":"message"`)
+	bodyKey = []byte(`"body":"`)
+)

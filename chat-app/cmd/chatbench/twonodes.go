@@ -219,40 +219,15 @@ func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (
 		}
 		c.receivers.Wait()
 	}()
-	msgKey := []byte(`"type":"message"`)
-	bodyKey := []byte(`"body":"`)
 	for i := range o.receivers {
 		ws, err := oursDial(ctx, gwAddrs[i%2], tokens[i])
 		if err != nil {
 			return nil, "", err
 		}
 		socks = append(socks, ws)
-		sync := map[string]any{"type": "sync", "conversations": []map[string]any{{"conversation_id": conv.ID, "after_seq": 0}}}
-		if err := writeJSON(ctx, ws, sync); err != nil {
+		if err := c.receive(ctx, ws, conv.ID); err != nil {
 			return nil, "", err
 		}
-		if err := readUntil(ctx, ws, `"type":"sync_done"`); err != nil {
-			return nil, "", err
-		}
-		c.receivers.Add(1)
-		go func() {
-			defer c.receivers.Done()
-			t := &tally{}
-			for {
-				_, b, err := ws.Read(context.Background())
-				at := time.Now().UnixNano()
-				if err != nil {
-					c.done(t, websocket.CloseStatus(err) == 4008)
-					return
-				}
-				if !bytes.Contains(b, msgKey) {
-					continue
-				}
-				if sent, ok := stamp(b, bodyKey); ok {
-					c.record(t, sent, at)
-				}
-			}
-		}()
 	}
 	var acked, errs atomic.Int64
 	var firstErr atomic.Value
