@@ -112,6 +112,48 @@ type Message struct {
 	CreatedAt      time.Time
 }
 
+// AppendResult is the outcome of one message of Store.AppendBatch: what Append would have
+// returned for it.
+type AppendResult struct {
+	Message Message
+	Created bool
+	Err     error
+}
+
+// CheckBatch checks that ms is one conversation's batch (AppendBatch's whole-batch error).
+func CheckBatch(ms []Message) error {
+	for _, m := range ms[min(1, len(ms)):] {
+		if m.ConversationID != ms[0].ConversationID {
+			return fmt.Errorf("%w: a batch spans conversations %d and %d", ErrInvalid, ms[0].ConversationID, m.ConversationID)
+		}
+	}
+	return nil
+}
+
+// FirstCopies maps each message of a batch to the index of the first valid message of ms with
+// its (SenderID, ClientMsgID) — itself unless it repeats an earlier one (AppendBatch's rule).
+func FirstCopies(ms []Message) []int {
+	first := make([]int, len(ms))
+	type key struct {
+		sender int64
+		client string
+	}
+	seen := make(map[key]int, len(ms))
+	for i, m := range ms {
+		first[i] = i
+		if ValidateMessage(m) != nil {
+			continue
+		}
+		k := key{m.SenderID, m.ClientMsgID}
+		if j, ok := seen[k]; ok {
+			first[i] = j
+		} else {
+			seen[k] = i
+		}
+	}
+	return first
+}
+
 // Store persists the domain. Every method takes a context first.
 type Store interface {
 	// CreateUser stores u with a new ID and CreatedAt and returns it; ErrExists when the
@@ -159,6 +201,14 @@ type Store interface {
 	// ErrInvalid when m breaks ValidateMessage or an edit/delete does not target a text message
 	// of the same sender in the conversation; ErrNotMember when the sender is not a member.
 	Append(ctx context.Context, m Message) (stored Message, created bool, err error)
+	// AppendBatch appends ms, all to one conversation, as Append would one after the other with
+	// no other append in between: the created ones get consecutive seqs in the order of ms, and
+	// a later copy of an earlier valid message's (SenderID, ClientMsgID) in ms gets that one's
+	// outcome, with created == false (a client re-sends the same frame). A message's own error (ErrInvalid, ErrNotMember) is in its result
+	// and does not affect the others. A non-nil error (ms spans conversations, the store is
+	// unavailable) means none was stored. It is the gateway's group commit: n sends to a
+	// conversation cost one transaction instead of n.
+	AppendBatch(ctx context.Context, ms []Message) ([]AppendResult, error)
 	// History returns up to limit (1..MaxPageSize) messages of conv with Seq < beforeSeq, newest
 	// first; beforeSeq 0 means from the end. The next page is History(conv, last.Seq, limit).
 	History(ctx context.Context, conv, beforeSeq int64, limit int) ([]Message, error)

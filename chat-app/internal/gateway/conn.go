@@ -22,7 +22,8 @@ import (
 // conn is one client session. Its goroutines:
 //
 //   - run (the ServeHTTP goroutine) waits for the end, sends the close frame and cleans up;
-//   - the reader reads and handles client frames in order (sends are stored synchronously);
+//   - the reader reads and handles client frames in order (sends go to the appender, whose
+//     batch goroutine acks and publishes them);
 //   - the writer drains the send queue to the socket;
 //   - the syncer streams sync gaps and fills holes (sync.go), so a long sync never stops the
 //     reader from answering pings or accepting sends;
@@ -51,6 +52,7 @@ type conn struct {
 
 	syncJobs chan protocol.Sync
 	kick     chan struct{} // capacity 1: a live conversation found a hole to fill
+	sends    chan struct{} // capacity maxInFlightSends: sends queued in the appender
 }
 
 func newConn(g *Gateway, ws *websocket.Conn, session string) *conn {
@@ -62,6 +64,7 @@ func newConn(g *Gateway, ws *websocket.Conn, session string) *conn {
 		convs:    map[int64]*convState{},
 		syncJobs: make(chan protocol.Sync, 16),
 		kick:     make(chan struct{}, 1),
+		sends:    make(chan struct{}, maxInFlightSends),
 	}
 }
 
@@ -309,13 +312,13 @@ func (c *conn) handle(ctx context.Context, f protocol.Frame) bool {
 			return false
 		}
 	case protocol.Send:
-		c.appendMessage(ctx, chat.Message{ConversationID: int64(f.ConversationID), ClientMsgID: f.ClientMsgID,
+		c.appendMessage(chat.Message{ConversationID: int64(f.ConversationID), ClientMsgID: f.ClientMsgID,
 			Kind: chat.Text, Body: f.Body})
 	case protocol.Edit:
-		c.appendMessage(ctx, chat.Message{ConversationID: int64(f.ConversationID), ClientMsgID: f.ClientMsgID,
+		c.appendMessage(chat.Message{ConversationID: int64(f.ConversationID), ClientMsgID: f.ClientMsgID,
 			Kind: chat.Edit, Body: f.Body, RefSeq: f.RefSeq})
 	case protocol.Delete:
-		c.appendMessage(ctx, chat.Message{ConversationID: int64(f.ConversationID), ClientMsgID: f.ClientMsgID,
+		c.appendMessage(chat.Message{ConversationID: int64(f.ConversationID), ClientMsgID: f.ClientMsgID,
 			Kind: chat.Delete, RefSeq: f.RefSeq})
 	case protocol.Typing:
 		c.typing(ctx, int64(f.ConversationID))
@@ -331,9 +334,10 @@ func (c *conn) handle(ctx context.Context, f protocol.Frame) bool {
 // touch records user activity (for away).
 func (c *conn) touch() { c.lastAct.Store(time.Now().UnixNano()) }
 
-// appendMessage stores a send, edit or delete, acks it, and fans a new entry out to every session
-// of every member — the sender's other devices (and this one) included — through the bus.
-func (c *conn) appendMessage(ctx context.Context, m chat.Message) {
+// appendMessage queues a send, edit or delete for the conversation's next batch (appender.go).
+// When the batch is stored it is acked and fanned out to every session of every member — the
+// sender's other devices (and this one) included — through the bus.
+func (c *conn) appendMessage(m chat.Message) {
 	c.touch()
 	ref := m.ClientMsgID
 	if ok, wait := c.g.sends.allow(c.user); !ok {
@@ -341,23 +345,36 @@ func (c *conn) appendMessage(ctx context.Context, m chat.Message) {
 			RetryAfterMS: max(wait.Milliseconds(), 1)})
 		return
 	}
-	if !c.member(ctx, m.ConversationID, ref) {
+	select {
+	case c.sends <- struct{}{}: // released when the batch answers
+	case <-c.done:
 		return
 	}
 	m.SenderID = c.user
-	stored, created, err := c.g.o.Store.Append(ctx, m)
-	if err != nil {
-		c.appendError(ctx, m, err)
+	c.g.appends.submit(appendReq{m: m, done: func(r chat.AppendResult) {
+		defer func() { <-c.sends }()
+		c.appended(m, r)
+	}})
+}
+
+// appended answers one send with its batch's result: ack or error, then the publish.
+func (c *conn) appended(m chat.Message, r chat.AppendResult) {
+	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	defer cancel()
+	if r.Err != nil {
+		c.appendError(ctx, m, r.Err)
 		return
 	}
+	stored := r.Message
 	c.enqueue(protocol.Ack{ClientMsgID: stored.ClientMsgID, ConversationID: protocol.ID(stored.ConversationID),
-		ID: protocol.ID(stored.ID), Seq: stored.Seq, Duplicate: !created})
-	if !created {
+		ID: protocol.ID(stored.ID), Seq: stored.Seq, Duplicate: !r.Created})
+	if !r.Created {
 		return
 	}
 	// A lost publish loses nothing: receivers fill the hole from the store when the next entry
 	// arrives, or resync after a reconnect.
 	if err := (Publisher{Bus: c.g.o.Bus}).Publish(ctx, stored); err != nil {
+		c.g.m.publishErrors.Inc()
 		c.log.Warn("publish message", "conversation", stored.ConversationID, "seq", stored.Seq, "err", err)
 	}
 	if c.g.o.OnCreated != nil {
@@ -401,21 +418,6 @@ func (c *conn) appendError(ctx context.Context, m chat.Message, err error) {
 		c.log.Error("append message", "conversation", m.ConversationID, "err", err)
 		c.enqueue(protocol.ErrorFrame{Code: protocol.CodeInternal, Message: "could not store the message; retry", Ref: ref})
 	}
-}
-
-// member checks that the user belongs to conv, answering not_member (or internal) when not.
-func (c *conn) member(ctx context.Context, conv int64, ref string) bool {
-	_, err := c.g.o.Store.Member(ctx, conv, c.user)
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, chat.ErrNotMember), errors.Is(err, chat.ErrNotFound):
-		c.sendError(notMember(conv, ref))
-	default:
-		c.log.Error("check membership", "conversation", conv, "err", err)
-		c.enqueue(protocol.ErrorFrame{Code: protocol.CodeInternal, Message: "could not check membership; retry", Ref: ref})
-	}
-	return false
 }
 
 func notMember(conv int64, ref string) protocol.ErrorFrame {
@@ -545,8 +547,12 @@ func (c *conn) writer() {
 				out, last = c.g.m.frames.WithLabelValues("out", string(f.typ)), f.typ
 			}
 			out.Inc()
-			if !f.created.IsZero() {
-				c.g.m.delivery.Observe(time.Since(f.created).Seconds())
+			switch {
+			case f.created.IsZero():
+			case f.stored:
+				c.g.m.deliveryStore.Observe(time.Since(f.created).Seconds())
+			default:
+				c.g.m.deliveryLive.Observe(time.Since(f.created).Seconds())
 			}
 			buf[i] = outFrame{}
 		}

@@ -64,7 +64,7 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// OnCreated, when set, is called once for each message this gateway stored (never for a
 	// retried send), after it was published; the notifier's Policy hooks in here. It runs on the
-	// session's goroutine, so it must be quick.
+	// goroutine that stores the conversation's batches, so it must be quick.
 	OnCreated func(ctx context.Context, m chat.Message)
 
 	// AllowedOrigins are the browser origins allowed to connect (coder/websocket OriginPatterns,
@@ -87,6 +87,7 @@ type Gateway struct {
 	sends   *rateLimiter
 	typing  *typingLimiter
 	receipt *receiptCoalescer
+	appends *appender
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
@@ -144,6 +145,7 @@ func New(o Options) (*Gateway, error) {
 		conns:  map[*conn]struct{}{},
 	}
 	g.receipt = newReceiptCoalescer(ReceiptInterval, g.publishReceipt)
+	g.appends = newAppender(o.Store, m.appendBatch)
 	return g, nil
 }
 
@@ -207,10 +209,14 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("gateway shutdown: %w", ctx.Err())
 	}
+	// Sends read before the sessions ended are stored and published before we return.
+	if err := g.appends.wait(ctx); err != nil {
+		return fmt.Errorf("gateway shutdown: sends still being stored: %w", err)
+	}
+	return nil
 }
 
 // publishReceipt fans a (coalesced) receipt out to the conversation's members.

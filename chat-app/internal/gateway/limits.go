@@ -189,10 +189,13 @@ func (r *receiptCoalescer) stop() {
 
 // metrics of one gateway.
 type metrics struct {
-	connections  prometheus.Gauge
-	frames       *prometheus.CounterVec
-	delivery     prometheus.Histogram
-	slowConsumer prometheus.Counter
+	connections   prometheus.Gauge
+	frames        *prometheus.CounterVec
+	deliveryLive  prometheus.Observer // message frames from the bus
+	deliveryStore prometheus.Observer // message frames read from the store (sync, hole fills)
+	slowConsumer  prometheus.Counter
+	appendBatch   prometheus.Histogram
+	publishErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -202,15 +205,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chat_gateway_frames_total", Help: "Frames received (in) and written (out), by frame type."},
 			[]string{"direction", "type"}),
-		delivery: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "chat_gateway_delivery_seconds",
-			Help: "Time from a message's commit (created_at) to its frame being written to a socket.",
-			// From a local fan-out (~1 ms) to a resync after a long disconnection.
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 60, 600}}),
 		slowConsumer: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chat_gateway_slow_consumer_closes_total", Help: "Connections closed with 4008 because their send queue was full."}),
+		appendBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "chat_gateway_append_batch_messages",
+			Help:    "Messages stored per AppendBatch (group commit of one conversation's queued sends).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}}),
+		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_gateway_publish_errors_total",
+			Help: "Stored messages whose publish to the bus failed (receivers fill the hole from the store on the next event or reconnect)."}),
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.frames, m.delivery, m.slowConsumer} {
+	delivery := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "chat_gateway_delivery_seconds",
+		Help: "Time from a message's commit (created_at) to its frame being written to a socket, by path: live (from the bus) or store (sync and hole fills, which include the time the client was away).",
+		// From a local fan-out (~1 ms) to a resync after a long disconnection.
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 60, 600}}, []string{"path"})
+	m.deliveryLive, m.deliveryStore = delivery.WithLabelValues("live"), delivery.WithLabelValues("store")
+	for _, c := range []prometheus.Collector{m.connections, m.frames, delivery, m.slowConsumer, m.appendBatch, m.publishErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: register metrics: %w", err)
 		}

@@ -12,6 +12,7 @@ type outFrame struct {
 	b       []byte
 	typ     protocol.FrameType
 	created time.Time // message frames: when the store committed it (delivery latency); else zero
+	stored  bool      // a message frame read from the store (sync, hole fill), not from the bus
 }
 
 // sendQueue is a connection's bounded send queue, drained by one writer goroutine.

@@ -250,7 +250,7 @@ func (c *conn) stream(ctx context.Context, conv, after, upto int64) (int64, erro
 			if buf, err = protocol.AppendMessage(buf[:0], &pm); err != nil {
 				return after, err
 			}
-			f := outFrame{b: slices.Clone(buf), typ: protocol.TypeMessage, created: m.CreatedAt}
+			f := outFrame{b: slices.Clone(buf), typ: protocol.TypeMessage, created: m.CreatedAt, stored: true}
 			if !c.q.pushWait(c.done, f) {
 				return after, nil // closing
 			}

@@ -312,6 +312,34 @@ func (s *Store) Append(_ context.Context, m chat.Message) (chat.Message, bool, e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.appendLocked(m)
+}
+
+// AppendBatch implements chat.Store: one lock for the batch keeps its seqs consecutive.
+func (s *Store) AppendBatch(_ context.Context, ms []chat.Message) ([]chat.AppendResult, error) {
+	if err := chat.CheckBatch(ms); err != nil {
+		return nil, err
+	}
+	out := make([]chat.AppendResult, len(ms))
+	first := chat.FirstCopies(ms)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, m := range ms {
+		r := &out[i]
+		switch {
+		case first[i] != i:
+			*r = out[first[i]]
+			r.Created = false
+		case chat.ValidateMessage(m) != nil:
+			r.Err = chat.ValidateMessage(m)
+		default:
+			r.Message, r.Created, r.Err = s.appendLocked(m)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) appendLocked(m chat.Message) (chat.Message, bool, error) {
 	if prev, ok := s.sent[idemKey{m.SenderID, m.ClientMsgID}]; ok {
 		return prev, false, nil
 	}

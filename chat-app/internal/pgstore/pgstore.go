@@ -379,69 +379,6 @@ func collectMessages(rows pgx.Rows, err error) ([]chat.Message, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Message, error) { return scanMessage(r) })
 }
 
-const bySenderClient = "SELECT " + messageColumns + " FROM messages WHERE sender_id = $1 AND client_msg_id = $2"
-
-// errRetry ends an Append transaction that found its (sender, client_msg_id) taken.
-var errRetry = errors.New("client_msg_id already stored")
-
-// Append implements chat.Store.
-func (s *Store) Append(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
-	if err := chat.ValidateMessage(m); err != nil {
-		return chat.Message{}, false, err
-	}
-	// The common retry: the first attempt committed long ago. No lock, no seq.
-	if prev, err := scanMessage(s.pool.QueryRow(ctx, bySenderClient, m.SenderID, m.ClientMsgID)); err == nil {
-		return prev, false, nil
-	} else if !errors.Is(err, pgx.ErrNoRows) {
-		return chat.Message{}, false, fmt.Errorf("select by client_msg_id: %w", err)
-	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := role(ctx, tx, m.ConversationID, m.SenderID); err != nil {
-			return err
-		}
-		if m.Kind != chat.Text {
-			target, err := scanMessage(tx.QueryRow(ctx, "SELECT "+messageColumns+" FROM messages WHERE conversation_id = $1 AND seq = $2", m.ConversationID, m.RefSeq))
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("select target: %w", err)
-			}
-			if err := chat.CheckTarget(m, target, err == nil); err != nil {
-				return err
-			}
-		}
-		// The row lock taken here is held until commit: appends to one conversation queue on
-		// it, which is what makes seqs gapless and unique.
-		if err := tx.QueryRow(ctx, "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq", m.ConversationID).Scan(&m.Seq); err != nil {
-			return fmt.Errorf("next seq: %w", err)
-		}
-		m.ID = s.nextID()
-		err := tx.QueryRow(ctx, `INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, kind, body, ref_seq)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (sender_id, client_msg_id) DO NOTHING RETURNING created_at`,
-			m.ID, m.ConversationID, m.Seq, m.SenderID, m.ClientMsgID, string(m.Kind), m.Body, m.RefSeq).Scan(&m.CreatedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// A racing attempt with the same key committed first (the INSERT waited for it).
-			// Roll back, which also returns our seq, and report the winner's message.
-			return errRetry
-		}
-		if err != nil {
-			return fmt.Errorf("insert message: %w", err)
-		}
-		m.CreatedAt = m.CreatedAt.UTC()
-		return nil
-	})
-	if errors.Is(err, errRetry) {
-		prev, err := scanMessage(s.pool.QueryRow(ctx, bySenderClient, m.SenderID, m.ClientMsgID))
-		if err != nil {
-			return chat.Message{}, false, fmt.Errorf("select by client_msg_id after a conflict: %w", err)
-		}
-		return prev, false, nil
-	}
-	if err != nil {
-		return chat.Message{}, false, err
-	}
-	return m, true, nil
-}
-
 // History implements chat.Store.
 func (s *Store) History(ctx context.Context, conv, beforeSeq int64, limit int) ([]chat.Message, error) {
 	if err := chat.ValidatePage(beforeSeq, limit); err != nil {

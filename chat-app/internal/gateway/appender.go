@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
+)
+
+// Group commit of sends (docs/architecture.md, "Send path").
+//
+// Appends to one conversation serialise on its row lock in PostgreSQL, so one transaction per
+// send caps a conversation at 1 / (commit time) sends per second, whatever the hardware. Here
+// sends queue per conversation instead, and one goroutine per busy conversation stores whatever
+// has queued with one Store.AppendBatch — while a batch commits the next one fills up, so a
+// busier conversation gets bigger batches rather than a longer queue. The results are handed
+// back in the queue's order, which is seq order: acks and publishes leave in seq order too.
+//
+// A connection's sends to one conversation keep their order (they queue in the order the reader
+// read them); acks of sends to different conversations may overtake each other.
+
+const (
+	// maxAppendBatch bounds one AppendBatch (and the frames of one publish burst).
+	maxAppendBatch = 256
+	// appendTimeout bounds one AppendBatch: its senders get an internal error after it.
+	appendTimeout = 10 * time.Second
+	// maxInFlightSends per connection: past it the reader stops reading until a batch returns,
+	// so one client cannot queue unbounded work (TCP back-pressure reaches it).
+	maxInFlightSends = 64
+)
+
+// appendReq is one send waiting for its batch. done runs on the batch's goroutine.
+type appendReq struct {
+	m    chat.Message
+	done func(chat.AppendResult)
+}
+
+type appender struct {
+	store chat.Store
+	size  prometheus.Observer // messages per batch
+
+	mu     sync.Mutex
+	queues map[int64][]appendReq // conversation → sends waiting; present while its goroutine runs
+	wg     sync.WaitGroup
+}
+
+func newAppender(store chat.Store, size prometheus.Observer) *appender {
+	return &appender{store: store, size: size, queues: map[int64][]appendReq{}}
+}
+
+// submit queues r behind the conversation's earlier sends.
+func (a *appender) submit(r appendReq) {
+	conv := r.m.ConversationID
+	a.mu.Lock()
+	q, running := a.queues[conv]
+	a.queues[conv] = append(q, r)
+	a.mu.Unlock()
+	if !running {
+		a.wg.Go(func() { a.drain(conv) })
+	}
+}
+
+// drain stores conv's queue batch by batch until it is empty, then ends.
+func (a *appender) drain(conv int64) {
+	for {
+		a.mu.Lock()
+		q := a.queues[conv]
+		if len(q) == 0 {
+			delete(a.queues, conv)
+			a.mu.Unlock()
+			return
+		}
+		n := min(len(q), maxAppendBatch)
+		batch := q[:n:n]
+		if n == len(q) {
+			a.queues[conv] = q[len(q):] // empty, but present: the goroutine still runs
+		} else {
+			a.queues[conv] = q[n:]
+		}
+		a.mu.Unlock()
+		a.commit(batch)
+	}
+}
+
+func (a *appender) commit(batch []appendReq) {
+	ms := make([]chat.Message, len(batch))
+	for i, r := range batch {
+		ms[i] = r.m
+	}
+	a.size.Observe(float64(len(ms)))
+	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	rs, err := a.store.AppendBatch(ctx, ms)
+	cancel()
+	for i, r := range batch {
+		if err != nil {
+			r.done(chat.AppendResult{Err: err})
+		} else {
+			r.done(rs[i])
+		}
+	}
+}
+
+// wait blocks until every queued send was stored and answered, or ctx is done.
+func (a *appender) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		a.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
