@@ -129,22 +129,14 @@ func (a *API) addContact(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) conversations(w http.ResponseWriter, r *http.Request) {
 	me := userID(r)
-	convs, err := a.store.ConversationsOf(r.Context(), me)
+	ms, err := a.store.MembershipsOf(r.Context(), me)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	res := ConversationsResponse{Conversations: make([]Conversation, 0, len(convs))}
-	for _, c := range convs {
-		m, err := a.store.Member(r.Context(), c.ID, me)
-		if errors.Is(err, chat.ErrNotMember) {
-			continue // left between the two reads
-		}
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		res.Conversations = append(res.Conversations, conversationOf(c, m))
+	res := ConversationsResponse{Conversations: make([]Conversation, 0, len(ms))}
+	for _, m := range ms {
+		res.Conversations = append(res.Conversations, conversationOf(m.Conversation, m.Member))
 	}
 	httpx.WriteJSON(w, http.StatusOK, res)
 }

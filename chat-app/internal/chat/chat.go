@@ -112,6 +112,12 @@ type Message struct {
 	CreatedAt      time.Time
 }
 
+// Membership is a conversation seen by one of its members.
+type Membership struct {
+	Conversation Conversation
+	Member       Member
+}
+
 // AppendResult is the outcome of one message of Store.AppendBatch: what Append would have
 // returned for it.
 type AppendResult struct {
@@ -193,6 +199,9 @@ type Store interface {
 	Member(ctx context.Context, conv, user int64) (Member, error)
 	// ConversationsOf are the conversations user belongs to, by ID, with their LastSeq.
 	ConversationsOf(ctx context.Context, user int64) ([]Conversation, error)
+	// MembershipsOf are ConversationsOf with user's membership of each (role, receipts), in one
+	// read: the conversation list of a client.
+	MembershipsOf(ctx context.Context, user int64) ([]Membership, error)
 
 	// Append adds m (Kind, Body, RefSeq, ClientMsgID, ConversationID, SenderID) to its
 	// conversation, assigning ID, the next Seq (gapless, also under concurrent appends) and

@@ -305,6 +305,20 @@ func (s *Store) ConversationsOf(_ context.Context, user int64) ([]chat.Conversat
 	return out, nil
 }
 
+// MembershipsOf implements chat.Store.
+func (s *Store) MembershipsOf(_ context.Context, user int64) ([]chat.Membership, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []chat.Membership{}
+	for k, m := range s.members {
+		if k.user == user {
+			out = append(out, chat.Membership{Conversation: *s.convs[k.conv], Member: *m})
+		}
+	}
+	slices.SortFunc(out, func(a, b chat.Membership) int { return cmp.Compare(a.Conversation.ID, b.Conversation.ID) })
+	return out, nil
+}
+
 // Append implements chat.Store.
 func (s *Store) Append(_ context.Context, m chat.Message) (chat.Message, bool, error) {
 	if err := chat.ValidateMessage(m); err != nil {

@@ -362,6 +362,27 @@ func (s *Store) ConversationsOf(ctx context.Context, user int64) ([]chat.Convers
 	return out, nil
 }
 
+// MembershipsOf implements chat.Store.
+func (s *Store) MembershipsOf(ctx context.Context, user int64) ([]chat.Membership, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT c.id, c.kind, c.title, c.last_seq, c.created_at,
+			m.conversation_id, m.user_id, m.role, m.last_delivered_seq, m.last_read_seq, m.joined_at
+		FROM members m JOIN conversations c ON c.id = m.conversation_id
+		WHERE m.user_id = $1 ORDER BY c.id`, user)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Membership, error) {
+		var ms chat.Membership
+		c, m := &ms.Conversation, &ms.Member
+		var kind, role string
+		err := r.Scan(&c.ID, &kind, &c.Title, &c.LastSeq, &c.CreatedAt,
+			&m.ConversationID, &m.UserID, &role, &m.LastDeliveredSeq, &m.LastReadSeq, &m.JoinedAt)
+		c.Kind, c.CreatedAt, m.Role, m.JoinedAt = chat.ConversationKind(kind), c.CreatedAt.UTC(), chat.Role(role), m.JoinedAt.UTC()
+		return ms, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("select memberships: %w", err)
+	}
+	return out, nil
+}
+
 const messageColumns = "id, conversation_id, seq, sender_id, client_msg_id, kind, body, ref_seq, created_at"
 
 func scanMessage(row pgx.Row) (chat.Message, error) {

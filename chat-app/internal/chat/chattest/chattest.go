@@ -45,7 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 		{"append batch with refused messages, retries and copies", batchMixed},
 		{"concurrent batches, appends and retried batches", concurrentBatches},
 		{"keyset pagination both ways", pagination},
-		{"receipts", receipts},
+		{"receipts and memberships", receipts},
 		{"edits and deletes", editsAndDeletes},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -729,6 +729,25 @@ func receipts(e *env) {
 	alice, err := s.Member(ctx, g.ID, a.ID)
 	require.NoError(t, err)
 	assert.Zero(t, alice.LastDeliveredSeq, "receipts are per member")
+
+	// MembershipsOf is ConversationsOf joined with the caller's membership, by conversation ID.
+	d, err := s.Direct(ctx, b.ID, c.ID)
+	require.NoError(t, err)
+	ms, err := s.MembershipsOf(ctx, b.ID)
+	require.NoError(t, err)
+	convs, err := s.ConversationsOf(ctx, b.ID)
+	require.NoError(t, err)
+	require.Len(t, ms, 2)
+	for i, x := range ms {
+		assert.Equal(t, convs[i], x.Conversation, "the conversations of ConversationsOf, in its order")
+		want, err := s.Member(ctx, x.Conversation.ID, b.ID)
+		require.NoError(t, err)
+		assert.Equal(t, want, x.Member, "with the caller's own membership")
+	}
+	assert.ElementsMatch(t, []int64{g.ID, d.ID}, []int64{ms[0].Conversation.ID, ms[1].Conversation.ID})
+	none, err := s.MembershipsOf(ctx, e.user("dave").ID)
+	require.NoError(t, err)
+	assert.Empty(t, none)
 
 	_, err = s.MarkDelivered(ctx, g.ID, b.ID, 11)
 	e.isErr(err, chat.ErrInvalid, "delivered above LastSeq")
