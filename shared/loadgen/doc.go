@@ -23,6 +23,16 @@
 // MaxInFlight; arrivals beyond it are counted as dropped rather than delayed,
 // because delaying them would reintroduce the omission.
 //
+// # Measuring beyond the response
+//
+// Some latencies end elsewhere than at the target's return: a chat message
+// published by the target is measured when a receiver reads it. For those,
+// [Scheduled] gives the target its request's scheduled time, to stamp into the
+// message so that the receiver measures from the schedule too, and
+// Config.Start fixes when the schedule begins, so that the receivers know the
+// measured window, [Start+Warmup, Start+Warmup+Duration), before the first
+// request is sent.
+//
 // # Histograms
 //
 // Latencies are recorded in HdrHistogram (github.com/HdrHistogram/hdrhistogram-go)

@@ -32,6 +32,12 @@ type Config struct {
 	// Progress receives a live progress line: redrawn in place on a terminal,
 	// a plain line every few seconds otherwise (logs, CI). nil = none.
 	Progress io.Writer
+	// Start is when arrival 0 is due (default: when Run is called), so a caller
+	// that measures something on its own (receivers of a fan-out) knows the
+	// measured window, [Start+Warmup, Start+Warmup+Duration), before the first
+	// request. A Start already past when Run begins means now: the schedule is
+	// never compressed into a catch-up burst.
+	Start time.Time
 }
 
 // Result is what one scenario measured. Sent+Dropped is the number of
@@ -102,11 +108,11 @@ const (
 	otherKind  = "other"
 )
 
-// Run drives target at cfg.Rate for cfg.Warmup+cfg.Duration, waits for
-// in-flight requests (up to cfg.Timeout), and returns what it measured.
-// When ctx is canceled it stops early, cancels in-flight requests and returns
-// the partial Result together with an error wrapping ctx.Err(), so that an
-// interrupted run can still be reported.
+// Run drives target at cfg.Rate for cfg.Warmup+cfg.Duration from cfg.Start (or
+// now), waits for in-flight requests (up to cfg.Timeout), and returns what it
+// measured. When ctx is canceled it stops early, cancels in-flight requests and
+// returns the partial Result together with an error wrapping ctx.Err(), so
+// that an interrupted run can still be reported.
 func Run(ctx context.Context, cfg Config, target Target) (*Result, error) {
 	r, err := newRunner(cfg, target)
 	if err != nil {
@@ -198,6 +204,9 @@ func (r *runner) run(parent context.Context) (*Result, error) {
 	defer cancel()
 
 	r.start = time.Now()
+	if r.cfg.Start.After(r.start) {
+		r.start = r.cfg.Start
+	}
 	r.measureStart = r.start.Add(r.cfg.Warmup)
 	stopProgress := r.startProgress()
 	r.schedule(ctx)
@@ -295,6 +304,7 @@ func (r *runner) do(ctx context.Context, at time.Time, recorded bool) {
 	defer r.inFlight.Add(-1)
 	reqCtx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
+	reqCtx = context.WithValue(reqCtx, scheduledKey{}, at)
 	err := r.target(reqCtx)
 	// Latency runs from the scheduled time, not from when the request really
 	// started: this is what keeps a stall, or a late generator, from being
@@ -308,6 +318,20 @@ func (r *runner) do(ctx context.Context, at time.Time, recorded bool) {
 		kind = errKind(ctx, reqCtx, err)
 	}
 	r.record(at, latency, kind)
+}
+
+// scheduledKey is the context key of a request's scheduled time. An empty
+// struct key costs no allocation; the time.Time value costs one small one.
+type scheduledKey struct{}
+
+// Scheduled returns the time at which the request whose context the Target
+// got was scheduled, and false for a context that did not come from Run. A
+// target that stamps its message with this time (rather than time.Now) lets a
+// receiver measure end-to-end latency from the schedule too, so a late
+// generator or a queue in front of the target is not coordinated out of it.
+func Scheduled(ctx context.Context) (time.Time, bool) {
+	at, ok := ctx.Value(scheduledKey{}).(time.Time)
+	return at, ok
 }
 
 // errKind classifies by the contexts first, because targets report a missed

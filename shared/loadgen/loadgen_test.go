@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -129,6 +130,119 @@ func TestRateIsKept(t *testing.T) {
 	}
 }
 
+// arrivals records, for every request, the time Scheduled reports and when the
+// target was really called.
+type arrivals struct {
+	mu               sync.Mutex
+	scheduled, calls []time.Time
+}
+
+func (a *arrivals) add(ctx context.Context) time.Time {
+	at, ok := Scheduled(ctx)
+	if !ok {
+		panic("the request context carries no scheduled time")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.scheduled = append(a.scheduled, at)
+	a.calls = append(a.calls, time.Now())
+	return at
+}
+
+// Config.Start places the schedule, and with it the measured window, at a time
+// the caller chose in advance; a Start already past means now, not a burst of
+// every arrival since then.
+func TestStartPlacesTheWindow(t *testing.T) {
+	t.Parallel()
+	const rate, warmup, duration = 100, 100 * time.Millisecond, 200 * time.Millisecond
+	for _, tc := range []struct {
+		name      string
+		fromNow   time.Duration
+		wantDelay time.Duration // from calling Run to arrival 0
+	}{
+		{"in the future", 300 * time.Millisecond, 300 * time.Millisecond},
+		{"already past", -time.Hour, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			began := time.Now()
+			start := began.Add(tc.fromNow)
+			// The window as the caller computes it; a past Start means now (within
+			// the slack below).
+			measureFrom := start.Add(warmup)
+			if tc.fromNow < 0 {
+				measureFrom = began.Add(warmup)
+			}
+			// Failing what the caller takes for warmup makes the window's edge
+			// visible: were the recorded window elsewhere, failures would show.
+			var a arrivals
+			target := func(ctx context.Context) error {
+				if a.add(ctx).Before(measureFrom.Add(-10 * time.Millisecond)) {
+					return errors.New("warmup")
+				}
+				return nil
+			}
+			res, err := Run(context.Background(), Config{Name: tc.name, Rate: rate, Duration: duration, Warmup: warmup, Start: start}, target)
+			elapsed := time.Since(began)
+			require.NoError(t, err)
+
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			require.Len(t, a.scheduled, 30, "warmup + measured arrivals")
+			first := slices.MinFunc(a.scheduled, time.Time.Compare)
+			if tc.fromNow > 0 {
+				assert.True(t, first.Equal(start), "arrival 0 at %v, want Start %v", first, start)
+				assert.False(t, slices.MinFunc(a.calls, time.Time.Compare).Before(start), "a request was sent before Start")
+			}
+			assert.InDelta(t, tc.wantDelay, first.Sub(began), float64(50*time.Millisecond), "arrival 0 after calling Run")
+			assert.EqualValues(t, 20, res.Sent)
+			assert.EqualValues(t, 20, res.OK, "errors: %v", res.Errors)
+			assert.Less(t, res.MaxLag, 50*time.Millisecond, "max lag")
+			assert.GreaterOrEqual(t, elapsed, tc.wantDelay+warmup+duration-10*time.Millisecond, "elapsed")
+			assert.Less(t, elapsed, tc.wantDelay+warmup+duration+500*time.Millisecond, "elapsed")
+		})
+	}
+}
+
+// Scheduled is the arrival's place in the schedule, not the moment the
+// request was launched: after the generator pauses, the requests it launches
+// late in a burst still carry their scheduled times.
+func TestScheduledIsTheArrivalTime(t *testing.T) {
+	t.Parallel()
+	const pause = 100 * time.Millisecond
+	var a arrivals
+	r, err := newRunner(Config{Name: "scheduled", Rate: 200, Duration: 500 * time.Millisecond},
+		func(ctx context.Context) error { a.add(ctx); return nil })
+	require.NoError(t, err)
+	paused := false
+	r.stallHook = func(next int64) {
+		if next >= 20 && !paused {
+			paused = true
+			time.Sleep(pause)
+		}
+	}
+	_, err = r.run(context.Background())
+	require.NoError(t, err)
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	require.Len(t, a.scheduled, 100)
+	sorted := slices.SortedFunc(slices.Values(a.scheduled), time.Time.Compare)
+	assert.True(t, sorted[0].Equal(r.start), "arrival 0 is at the start")
+	for i := 1; i < len(sorted); i++ {
+		require.Equal(t, 5*time.Millisecond, sorted[i].Sub(sorted[i-1]), "arrival %d: one every 1/Rate", i)
+	}
+	var late time.Duration
+	for i, at := range a.scheduled {
+		assert.False(t, a.calls[i].Before(at), "request %d sent before its scheduled time", i)
+		late = max(late, a.calls[i].Sub(at))
+	}
+	assert.GreaterOrEqual(t, late, pause-20*time.Millisecond, "the requests launched after the pause carry their scheduled time")
+
+	_, ok := Scheduled(context.Background())
+	assert.False(t, ok, "a context not from Run")
+}
+
 func TestErrorsAreCountedByKind(t *testing.T) {
 	t.Parallel()
 	t.Run("kinds", func(t *testing.T) {
@@ -244,6 +358,17 @@ func TestProgressOnAPlainWriter(t *testing.T) {
 	assert.NotContains(t, out.String(), "\r")
 	assert.NotContains(t, out.String(), "\x1b")
 	assert.Contains(t, out.String(), "progress run 0.2s/0.2s  sent 20  ok 20  failed 0  dropped 0")
+}
+
+// Before a future Config.Start the progress line shows the warmup at 0, not a
+// negative elapsed time.
+func TestProgressBeforeStart(t *testing.T) {
+	t.Parallel()
+	r, err := newRunner(Config{Name: "later", Rate: 10, Duration: time.Second, Warmup: time.Second}, noop)
+	require.NoError(t, err)
+	r.start = time.Now().Add(time.Hour)
+	r.measureStart = r.start.Add(r.cfg.Warmup)
+	assert.Contains(t, r.progressLine(), "later warmup 0.0s/1.0s  sent 0")
 }
 
 func TestConfigIsValidated(t *testing.T) {

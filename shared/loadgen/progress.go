@@ -67,7 +67,8 @@ func (r *runner) progressLine() string {
 	if elapsed < 0 {
 		phase, elapsed, of = "warmup", time.Since(r.start), r.cfg.Warmup
 	}
-	elapsed = min(elapsed, of)
+	// Before a future Config.Start, elapsed is negative: show 0 until it comes.
+	elapsed = max(min(elapsed, of), 0)
 
 	r.mu.Lock()
 	ok, failed := r.ok, r.failed

@@ -4,20 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/hyperscaledesignhub/DesignSystems/shared/loadgen"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 )
 
@@ -108,50 +109,25 @@ func runCentrifugo(ctx context.Context, p progress, o options, dir string) (*res
 		}()
 	}
 
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+	// No client timeout: loadgen's per-publish deadline is in the request's context, and it
+	// classifies a missed one as "timeout" only when the context says so.
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
 	defer client.CloseIdleConnections()
-	var ok, errs atomic.Int64
-	var firstErr atomic.Value
-	var inflight sync.WaitGroup
-	sem := make(chan struct{}, 256) // at most this many publishes in flight; past it a publish counts as an error
-	url := "http://" + addr + "/api/publish"
+	api := "http://" + addr + "/api/publish"
 	p.printf("centrifugo: %d subscribers; %v warm-up + %v at %.0f publishes/s over HTTP /api/publish ...", o.receivers, o.warmup, o.duration, o.rate)
 	res := &result{name: nameCentrifugo, detail: centrifugoVersion(ctx, o.centrifugoBin) + ", memory engine, HTTP API publish", receivers: o.receivers, duration: o.duration}
 	cpu0 := procCPU(srv.Pid())
-	offered, err := drive(ctx, p, o, c, func(_ int64, sched int64) error {
-		select {
-		case sem <- struct{}{}:
-		default:
-			errs.Add(1)
-			firstErr.CompareAndSwap(nil, "too many publishes in flight (256)")
-			return nil
-		}
-		inflight.Add(1)
-		go func() {
-			defer inflight.Done()
-			defer func() { <-sem }()
-			body := `{"channel":"` + benchChannel + `","data":{"t":` + strconv.FormatInt(sched, 10) + `}}`
-			if err := centrifugoPublish(ctx, client, url, body); err != nil {
-				errs.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
-				return
-			}
-			if c.in(sched) {
-				ok.Add(1)
-			}
-		}()
-		return nil
+	lr, err := drive(ctx, p, o, c, res.name, func(ctx context.Context) error {
+		at, _ := loadgen.Scheduled(ctx)
+		body := `{"channel":"` + benchChannel + `","data":{"t":` + strconv.FormatInt(at.UnixNano(), 10) + `}}`
+		return centrifugoPublish(ctx, client, api, body)
 	})
-	inflight.Wait()
 	if err != nil {
 		return nil, err
 	}
 	res.cpuSeconds = procCPU(srv.Pid()) - cpu0
 	res.rssMB = procRSSMB(srv.Pid())
-	res.offered, res.published, res.pubErrors = offered, ok.Load(), errs.Load()
-	if v := firstErr.Load(); v != nil {
-		p.printf("centrifugo: first publish error: %s", v)
-	}
+	res.setPublished(lr)
 	for _, ws := range socks {
 		_ = ws.Close(websocket.StatusNormalClosure, "bye")
 	}
@@ -163,23 +139,31 @@ func runCentrifugo(ctx context.Context, p progress, o options, dir string) (*res
 	return res, nil
 }
 
-func centrifugoPublish(ctx context.Context, client *http.Client, url, body string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+// centrifugoPublish is one publish; its errors are short kinds ("http 503", "api error 102"),
+// because loadgen counts failures by their text.
+func centrifugoPublish(ctx context.Context, client *http.Client, api, body string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api, strings.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	res, err := client.Do(req)
 	if err != nil {
+		// Drop the "Post <url>:" prefix: the kind reads "dial tcp ...: connection refused".
+		if uerr := (*url.Error)(nil); errors.As(err, &uerr) {
+			err = uerr.Err
+		}
 		return err
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("publish: status %d: %s", res.StatusCode, b)
+		return fmt.Errorf("http %d", res.StatusCode)
 	}
+	// Centrifugo answers a refused command with 200 and {"error":{"code":N,"message":...}}.
 	if bytes.Contains(b, []byte(`"error"`)) {
-		return fmt.Errorf("publish: %s", b)
+		code, _ := stamp(b, []byte(`"code":`))
+		return fmt.Errorf("api error %d", code)
 	}
 	return nil
 }

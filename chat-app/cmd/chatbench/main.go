@@ -8,10 +8,12 @@
 //   - Centrifugo: HTTP POST /api/publish into one channel with -receivers subscribers (JSON
 //     protocol over WebSocket), memory engine.
 //
-// Each publish carries its scheduled send time; the receivers measure delivered messages/s
-// (deliveries arriving in the measured window) and send→receive latency (of messages scheduled in
-// it). Then it prints a table, ours/centrifugo, the issue's targets with "reached" or "NOT
-// reached", and writes reports/chat-app-bench.md.
+// The shared load generator (shared/loadgen) drives the publishes and measures the publisher's
+// side: publishes acknowledged and failed, and publish latency from the scheduled time to the ack
+// (ours) or to the 200 (Centrifugo). Each publish carries its scheduled send time; the receivers
+// measure delivered messages/s (deliveries arriving in the measured window) and send→receive
+// latency (of messages scheduled in it). Then it prints a table, ours/centrifugo, the issue's
+// targets with "reached" or "NOT reached", and writes reports/chat-app-bench.md.
 //
 // Usage (from the repository root):
 //
@@ -26,6 +28,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -40,6 +43,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hyperscaledesignhub/DesignSystems/shared/loadgen"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 )
 
@@ -212,57 +216,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	return nil
 }
 
-// drive runs the scenario's publishing against c: warm-up, then the measured window, then waits
-// for the last deliveries. publish is called open loop at o.rate; its errors (a dead sender
-// socket) end the run. It returns the publishes scheduled inside the window.
-func drive(ctx context.Context, p progress, o options, c *collector, publish func(seq, sched int64) error) (int64, error) {
+// Publishing limits. At these rates a few publishes are outstanding at a time, so MaxInFlight only
+// drops when a system stalls for seconds; a publish unanswered after the timeout is a failure.
+const (
+	publishMaxInFlight = 10_000
+	publishTimeout     = 10 * time.Second
+)
+
+// drive runs the scenario's publishing against c: warm-up, the measured window, then waits for
+// the last deliveries. loadgen calls publish open loop at o.rate and measures the publisher's side
+// (publish must stamp its message with loadgen.Scheduled); the receivers measure the deliveries.
+func drive(ctx context.Context, p progress, o options, c *collector, name string, publish loadgen.Target) (*loadgen.Result, error) {
+	// Both sides must agree on the window before the first publish, so it is fixed here and given
+	// to loadgen as Start; 100 ms leaves Run ample time to begin before it.
 	start := time.Now().Add(100 * time.Millisecond)
 	from := start.Add(o.warmup)
-	end := from.Add(o.duration)
-	c.to.Store(end.UnixNano())
+	c.to.Store(from.Add(o.duration).UnixNano())
 	c.from.Store(from.UnixNano())
-	var offered int64
-	var perr error
-	stop, stopped := make(chan struct{}), make(chan struct{})
-	go func() { // progress once a second
-		defer close(stopped)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		last := c.live.Load()
-		for {
-			select {
-			case <-stop:
-				return
-			case now := <-t.C:
-				n := c.live.Load()
-				phase := "measuring"
-				if now.Before(from) {
-					phase = "warm-up"
-				}
-				p.printf("  %s: %.0f deliveries/s", phase, float64(n-last))
-				last = n
-			}
-		}
-	}()
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pace(pctx, o.rate, start, end, func(seq, sched int64) {
-		if err := publish(seq, sched); err != nil && perr == nil {
-			perr = err
-			cancel()
-			return
-		}
-		if c.in(sched) {
-			offered++
-		}
-	})
-	c.settle(ctx, 5*time.Second)
-	close(stop)
-	<-stopped
-	if perr != nil {
-		return 0, fmt.Errorf("publish: %w", perr)
+	res, err := loadgen.Run(ctx, loadgen.Config{Name: name, Rate: o.rate, Duration: o.duration, Warmup: o.warmup, Start: start,
+		MaxInFlight: publishMaxInFlight, Timeout: publishTimeout, Progress: newDeliveryProgress(p.w, c)}, publish)
+	if err != nil {
+		return nil, err
 	}
-	return offered, ctx.Err()
+	c.settle(ctx, 5*time.Second)
+	return res, ctx.Err()
 }
 
 func fill(r *result, c *collector) {
@@ -279,8 +256,50 @@ func (p progress) printf(format string, args ...any) {
 }
 
 func (p progress) done(r *result) {
-	p.printf("%s: %.0f delivered msgs/s, p50 %s, p99 %s; %d of %d expected deliveries; %d publish errors",
-		r.name, r.rate(), fmtDur(r.lat.p50), fmtDur(r.lat.p99), r.sentIn, r.expected(), r.pubErrors)
+	p.printf("%s: %.0f delivered msgs/s, p50 %s, p99 %s; %d of %d expected deliveries; publish p50 %s, p99 %s, generator max lag %s; %d publish errors",
+		r.name, r.rate(), fmtDur(r.lat.p50), fmtDur(r.lat.p99), r.sentIn, r.expected(), fmtDur(r.pubP50), fmtDur(r.pubP99), fmtDur(r.pubMaxLag), r.pubErrors)
+	if len(r.pubErrorKinds) > 0 {
+		p.printf("%s: publish errors by kind: %v", r.name, r.pubErrorKinds)
+	}
+}
+
+// deliveryProgress appends the receivers' deliveries/s to each of loadgen's progress lines (which
+// know only the publishes), so that a terminal shows one line redrawn in place rather than two
+// printers writing over each other. Only loadgen's progress goroutine writes to it.
+type deliveryProgress struct {
+	w      io.Writer
+	c      *collector
+	last   int64
+	lastAt time.Time
+}
+
+// fder is what loadgen looks for to tell a terminal from a log.
+type fder interface{ Fd() uintptr }
+
+func newDeliveryProgress(w io.Writer, c *collector) io.Writer {
+	d := &deliveryProgress{w: w, c: c, last: c.live.Load(), lastAt: time.Now()}
+	if f, ok := w.(fder); ok {
+		return struct {
+			*deliveryProgress
+			fder
+		}{d, f}
+	}
+	return d
+}
+
+func (d *deliveryProgress) Write(b []byte) (int, error) {
+	now, n := time.Now(), d.c.live.Load()
+	rate := float64(n-d.last) / max(now.Sub(d.lastAt).Seconds(), 1e-3)
+	d.last, d.lastAt = n, now
+	// loadgen ends a line with "\n" (a log) or "\x1b[K" and maybe "\n" (a terminal): insert before it.
+	line, tail := b, []byte(nil)
+	if i := bytes.IndexAny(b, "\x1b\n"); i >= 0 {
+		line, tail = b[:i], b[i:]
+	}
+	if _, err := fmt.Fprintf(d.w, "%s  deliveries %.0f/s%s", line, rate, tail); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 func envOr(key, def string) string {

@@ -3,12 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -36,7 +43,15 @@ func TestTinyRunMeasuresDeliveries(t *testing.T) {
 	assert.Contains(t, progress.String(), "chat-app: ")
 	// 50 publishes in the window, each to 10 receivers.
 	assert.Contains(t, text, "| 500 / 500 |", "every delivery owed was measured:\n%s", text)
+	// ... every one acknowledged, with the publisher's latency to its ack.
+	assert.Regexp(t, `\| 50 / 50 \| 0 \| `+aDuration+` \| `+aDuration+` \|`, text)
+	md, err := os.ReadFile(report)
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "| publish errors | publish p50 | publish p99 |")
 }
+
+// aDuration matches a latency as fmtDur prints it, not "-" (none measured).
+const aDuration = `[0-9.]+(µs|ms)`
 
 func TestSummarizeIsNearestRank(t *testing.T) {
 	t.Parallel()
@@ -110,7 +125,7 @@ func TestTinyTwoNodes(t *testing.T) {
 	assert.Contains(t, text, "scenario (c) two gateways over Redis", text)
 	assert.Contains(t, text, "| chat-app, 2 gateways | ", text)
 	// 20 publishes in the window, each to 4 receivers, with no send refused.
-	assert.Contains(t, text, "| 80 / 80 | 20 / 20 | 0 |", "every delivery owed was measured:\n%s", text)
+	assert.Regexp(t, `\| 80 / 80 \| 20 / 20 \| 0 \| `+aDuration+` \| `+aDuration+` \|`, text, "every delivery owed was measured")
 	assert.NotContains(t, progress.String(), "drop database", "the database is dropped")
 }
 
@@ -122,4 +137,129 @@ func TestScenarioFlag(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, o.runs(scenarioFanout) && o.runs(scenarioConnections) && o.runs(scenarioTwoNodes))
 	assert.Equal(t, 10000, o.conns)
+}
+
+// A sender's single reader hands each answer to the send it refers to, whatever the order of the
+// answers and whatever else the socket carries; a send without an answer gives up at its deadline,
+// and one on a closed socket at once.
+func TestSenderMatchesAnswersToSends(t *testing.T) {
+	t.Parallel()
+	// The server acks even stamps and refuses odd ones, each after a message frame (the group's
+	// traffic) and an error frame about something else; stamp 0 gets no answer, 1 closes the socket.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		for {
+			_, b, err := ws.Read(r.Context())
+			if err != nil {
+				return
+			}
+			var f struct {
+				ClientMsgID string `json:"client_msg_id"`
+				Body        string `json:"body"`
+			}
+			if json.Unmarshal(b, &f) != nil {
+				return
+			}
+			n, _ := strconv.Atoi(f.Body)
+			answer := `{"type":"ack","client_msg_id":"` + f.ClientMsgID + `","conversation_id":"7","id":"9","seq":1,"duplicate":false}`
+			switch {
+			case n == 0:
+				continue
+			case n == 1:
+				_ = ws.Close(websocket.StatusNormalClosure, "bye")
+				return
+			case n%2 == 1:
+				answer = `{"type":"error","code":"rate_limited","message":"too many sends","ref":"` + f.ClientMsgID + `","retry_after_ms":100}`
+			}
+			go func() { // answers overtake one another
+				time.Sleep(time.Duration(100-n) * time.Millisecond)
+				for _, frame := range []string{`{"type":"message","client_msg_id":"` + f.ClientMsgID + `","body":"` + f.Body + `"}`,
+					`{"type":"error","code":"invalid_frame","message":"bad","ref":"typing"}`, answer} {
+					_ = ws.Write(r.Context(), websocket.MessageText, []byte(frame))
+				}
+			}()
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	require.NoError(t, err)
+	defer ws.CloseNow()
+	s := newSender(ws, "7")
+
+	var wg sync.WaitGroup
+	for n := int64(2); n < 60; n++ {
+		wg.Go(func() {
+			err := s.send(ctx, n)
+			if n%2 == 0 {
+				assert.NoError(t, err, "send %d", n)
+			} else {
+				assert.EqualError(t, err, "error frame: rate_limited", "send %d", n)
+			}
+		})
+	}
+	wg.Wait()
+	wctx, wcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer wcancel()
+	assert.ErrorIs(t, s.send(wctx, 0), context.DeadlineExceeded, "no answer")
+	s.mu.Lock()
+	assert.Empty(t, s.pending, "every send removed its entry")
+	s.mu.Unlock()
+	assert.ErrorIs(t, s.send(ctx, 1), errSenderClosed)
+}
+
+func TestCentrifugoPublishErrorsAreShortKinds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		want   string // "" for success
+	}{
+		{"published", http.StatusOK, `{"result":{"offset":7}}`, ""},
+		{"refused status", http.StatusServiceUnavailable, `overloaded, try later`, "http 503"},
+		{"refused command", http.StatusOK, `{"error":{"code":102,"message":"unknown channel"}}`, "api error 102"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			err := centrifugoPublish(context.Background(), srv.Client(), srv.URL+"/api/publish", `{"channel":"bench","data":{"t":1}}`)
+			if tc.want == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.EqualError(t, err, tc.want)
+			}
+		})
+	}
+}
+
+// loadgen's progress line gets the receivers' deliveries/s before its line end, in both the plain
+// and the terminal form, and the terminal stays detectable through the wrapper.
+func TestDeliveryProgressExtendsTheLine(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"chat-app run 1.0s/3.0s  sent 5\n", `^chat-app run 1\.0s/3\.0s  sent 5  deliveries [0-9]+/s\n$`},
+		{"\rchat-app run 1.0s/3.0s  sent 5\x1b[K", `^\rchat-app run 1\.0s/3\.0s  sent 5  deliveries [0-9]+/s\x1b\[K$`},
+	} {
+		var out bytes.Buffer
+		c := &collector{}
+		w := newDeliveryProgress(&out, c)
+		c.live.Add(100)
+		n, err := w.Write([]byte(tc.in))
+		require.NoError(t, err)
+		assert.Equal(t, len(tc.in), n)
+		assert.Regexp(t, tc.want, out.String())
+		assert.NotRegexp(t, ` deliveries 0/s`, out.String(), "the deliveries since the last line")
+	}
+	_, isFile := newDeliveryProgress(os.Stderr, &collector{}).(fder)
+	assert.True(t, isFile, "a file keeps its Fd, so loadgen can tell a terminal")
 }

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hyperscaledesignhub/DesignSystems/shared/loadgen"
 )
 
 // collector gathers what every receiver read. Each receiver keeps its own tally (no shared lock
@@ -91,29 +94,6 @@ func stamp(frame, key []byte) (int64, bool) {
 	return n, err == nil
 }
 
-// pace calls publish(seq, scheduled) at rate per second from start until end, open loop: each
-// call is stamped with its scheduled time, so a publisher that falls behind shows up as latency
-// rather than as a lower offered rate (no coordinated omission). It returns how many it called.
-func pace(ctx context.Context, rate float64, start, end time.Time, publish func(seq int64, scheduled int64)) int64 {
-	interval := time.Duration(float64(time.Second) / rate)
-	var n int64
-	for {
-		at := start.Add(time.Duration(n) * interval)
-		if !at.Before(end) || ctx.Err() != nil {
-			return n
-		}
-		if d := time.Until(at); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				return n
-			}
-		}
-		publish(n, at.UnixNano())
-		n++
-	}
-}
-
 // latency is a summary of the samples in ns.
 type latency struct{ p50, p99, p999, max time.Duration }
 
@@ -135,9 +115,6 @@ type result struct {
 	name       string
 	detail     string // what it ran on (store, engine)
 	receivers  int
-	published  int64 // publishes accepted in the window (acks / 200s)
-	pubErrors  int64 // publishes refused or failed, whole run
-	offered    int64 // publishes scheduled in the window
 	duration   time.Duration
 	received   int64 // deliveries arriving in the window
 	sentIn     int64 // deliveries of publishes scheduled in the window (after settling)
@@ -145,6 +122,27 @@ type result struct {
 	lat        latency
 	cpuSeconds float64 // of the server process during warm-up+window+settle
 	rssMB      float64 // server RSS at the end
+
+	// The publisher's side, from loadgen: of the publishes scheduled in the window (offered),
+	// those acknowledged (an ack frame / a 200), those refused, failed or dropped, and the
+	// latency from the schedule to that answer.
+	offered, published, pubErrors int64
+	pubErrorKinds                 map[string]int64
+	pubP50, pubP99                time.Duration
+	pubMaxLag                     time.Duration // how late loadgen itself sent; it is in every latency
+}
+
+// setPublished takes the publisher's side of r from loadgen's result.
+func (r *result) setPublished(lr *loadgen.Result) {
+	r.offered = lr.Sent + lr.Dropped
+	r.published = lr.OK
+	r.pubErrors = lr.Failed + lr.Dropped
+	r.pubErrorKinds = make(map[string]int64, len(lr.Errors)+1)
+	maps.Copy(r.pubErrorKinds, lr.Errors)
+	if lr.Dropped > 0 {
+		r.pubErrorKinds["dropped"] = lr.Dropped
+	}
+	r.pubP50, r.pubP99, r.pubMaxLag = lr.Latency.P50, lr.Latency.P99, lr.MaxLag
 }
 
 func (r *result) rate() float64 { return float64(r.received) / r.duration.Seconds() }

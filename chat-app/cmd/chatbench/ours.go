@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/hyperscaledesignhub/DesignSystems/shared/loadgen"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 )
 
@@ -89,58 +92,34 @@ func runOurs(ctx context.Context, p progress, o options, bin, dir string) (*resu
 			return nil, err
 		}
 	}
-	sender, err := oursDial(ctx, addr, tokens[0])
+	ws, err := oursDial(ctx, addr, tokens[0])
 	if err != nil {
 		return nil, err
 	}
-	socks = append(socks, sender)
-	var acked, errs atomic.Int64
-	var firstErr atomic.Value
-	senderDone := make(chan struct{})
-	go func() { // acks and errors of the sends
-		defer close(senderDone)
-		for {
-			_, b, err := sender.Read(context.Background())
-			if err != nil {
-				return
-			}
-			switch {
-			case bytes.Contains(b, []byte(`"type":"ack"`)):
-				if sent, ok := stamp(b, []byte(`"client_msg_id":"s`)); ok && c.in(sent) {
-					acked.Add(1)
-				}
-			case bytes.Contains(b, []byte(`"type":"error"`)):
-				errs.Add(1)
-				firstErr.CompareAndSwap(nil, string(b))
-			}
-		}
-	}()
+	socks = append(socks, ws)
+	snd := newSender(ws, conv.ID)
 
 	p.printf("ours: %d receivers synced, 1 sender; %v warm-up + %v at %.0f sends/s ...", o.receivers, o.warmup, o.duration, o.rate)
 	res := &result{name: nameOurs, detail: "chat (one process), store " + storeName(o) + ", bus in memory", receivers: o.receivers, duration: o.duration}
 	cpu0 := procCPU(srv.Pid())
-	offered, err := drive(ctx, p, o, c, func(_ int64, sched int64) error {
-		s := strconv.FormatInt(sched, 10)
-		// client_msg_id carries the stamp too, so the ack can be matched to the window.
-		frame := `{"type":"send","conversation_id":"` + conv.ID + `","client_msg_id":"s` + s + `","body":"` + s + `"}`
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		return sender.Write(wctx, websocket.MessageText, []byte(frame))
+	lr, err := drive(ctx, p, o, c, res.name, func(ctx context.Context) error {
+		at, _ := loadgen.Scheduled(ctx)
+		return snd.send(ctx, at.UnixNano())
 	})
 	if err != nil {
 		return nil, err
 	}
 	res.cpuSeconds = procCPU(srv.Pid()) - cpu0
 	res.rssMB = procRSSMB(srv.Pid())
-	res.offered, res.published, res.pubErrors = offered, acked.Load(), errs.Load()
-	if v := firstErr.Load(); v != nil {
-		p.printf("ours: first send error: %s", v)
+	res.setPublished(lr)
+	if v := snd.firstErr.Load(); v != nil {
+		p.printf("ours: first error frame: %s", v)
 	}
 	for _, ws := range socks {
 		_ = ws.Close(websocket.StatusNormalClosure, "bye")
 	}
 	c.receivers.Wait()
-	<-senderDone
+	<-snd.done
 	fill(res, c)
 	if exited, _ := srv.Exited(); exited {
 		return nil, fmt.Errorf("chat exited during the run; its log: %s", logPath)
@@ -257,8 +236,96 @@ func (c *collector) receive(ctx context.Context, ws *websocket.Conn, conv string
 	return nil
 }
 
-// What receive looks for in a server frame.
+// sender is one of our sending sockets. Each send waits for the server's answer, an ack or an error
+// frame naming its client_msg_id, so that loadgen measures send→ack as a client sees it; the
+// socket's single reader hands each answer to the send waiting for it.
+type sender struct {
+	ws       *websocket.Conn
+	conv     string
+	done     chan struct{} // closed when the reader stops: no answer will come
+	firstErr atomic.Value  // the first error frame, whole, for the log
+
+	mu      sync.Mutex
+	pending map[string]chan error // client_msg_id → its send, until answered or given up
+}
+
+func newSender(ws *websocket.Conn, conv string) *sender {
+	s := &sender{ws: ws, conv: conv, done: make(chan struct{}), pending: make(map[string]chan error)}
+	go s.read()
+	return s
+}
+
+// send sends one message stamped with sched (unix ns, the scheduled time) in its body, where the
+// receivers read it, and in its client_msg_id, which the answer refers to. An error frame comes
+// back as "error frame: <code>", a short kind for loadgen's error counts.
+func (s *sender) send(ctx context.Context, sched int64) error {
+	st := strconv.FormatInt(sched, 10)
+	id := "s" + st
+	answer := make(chan error, 1) // the reader never blocks on a send that gave up
+	s.mu.Lock()
+	s.pending[id] = answer
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pending, id)
+		s.mu.Unlock()
+	}()
+	// The pending entry exists before the frame leaves: the ack may beat Write's return.
+	frame := `{"type":"send","conversation_id":"` + s.conv + `","client_msg_id":"` + id + `","body":"` + st + `"}`
+	if err := s.ws.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+		return err
+	}
+	select {
+	case err := <-answer:
+		return err
+	case <-s.done:
+		return errSenderClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errSenderClosed = errors.New("sender socket closed")
+
+func (s *sender) read() {
+	defer close(s.done)
+	for {
+		_, b, err := s.ws.Read(context.Background())
+		if err != nil {
+			return
+		}
+		// Only answers are decoded; the socket may also carry the group's messages.
+		isAck := bytes.Contains(b, ackKey)
+		if !isAck && !bytes.Contains(b, errorKey) {
+			continue
+		}
+		var f struct {
+			ClientMsgID string `json:"client_msg_id"`
+			Ref         string `json:"ref"`
+			Code        string `json:"code"`
+		}
+		if json.Unmarshal(b, &f) != nil {
+			continue
+		}
+		id, answer := f.ClientMsgID, error(nil)
+		if !isAck {
+			s.firstErr.CompareAndSwap(nil, string(b))
+			id, answer = f.Ref, errors.New("error frame: "+f.Code)
+		}
+		s.mu.Lock()
+		ch := s.pending[id]
+		delete(s.pending, id)
+		s.mu.Unlock()
+		if ch != nil {
+			ch <- answer
+		}
+	}
+}
+
+// What sender and receive look for in a server frame.
 var (
-	msgKey  = []byte(`"type":"message"`)
-	bodyKey = []byte(`"body":"`)
+	ackKey   = []byte(`"type":"ack"`)
+	errorKey = []byte(`"type":"error"`)
+	msgKey   = []byte(`"type":"message"`)
+	bodyKey  = []byte(`"body":"`)
 )

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hyperscaledesignhub/DesignSystems/shared/loadgen"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 )
 
@@ -179,12 +178,12 @@ func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (
 		procs = append(procs, gw)
 		gwAddrs[i] = addr
 	}
-	senders := min(o.receivers, max(1, int(o.rate/(0.8*gatewaySendRate))+1))
+	nSenders := min(o.receivers, max(1, int(o.rate/(0.8*gatewaySendRate))+1))
 	p.printf("two-nodes: chat-api on %s, gateways on %s and %s (Redis %s, KEY_PREFIX %s, database %s); signing up %d users",
 		apiAddr, gwAddrs[0], gwAddrs[1], o.redisURL, prefix, db, o.receivers)
-	if o.rate/float64(senders) > gatewaySendRate {
+	if o.rate/float64(nSenders) > gatewaySendRate {
 		p.printf("two-nodes: %.0f sends/s over %d senders exceeds the gateway's %d sends/s per user: expect rate_limited errors (raise -receivers)",
-			o.rate, senders, gatewaySendRate)
+			o.rate, nSenders, gatewaySendRate)
 	}
 
 	base := "http://" + apiAddr
@@ -229,40 +228,19 @@ func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (
 			return nil, "", err
 		}
 	}
-	var acked, errs atomic.Int64
-	var firstErr atomic.Value
-	var sendSocks []*websocket.Conn
-	senderDone := make(chan struct{}, senders)
-	for i := range senders { // a second device of members 0..senders-1, all on gateway 1
+	var senders []*sender
+	for i := range nSenders { // a second device of members 0..nSenders-1, all on gateway 1
 		ws, err := oursDial(ctx, gwAddrs[0], tokens[i])
 		if err != nil {
 			return nil, "", err
 		}
 		socks = append(socks, ws)
-		sendSocks = append(sendSocks, ws)
-		go func() {
-			defer func() { senderDone <- struct{}{} }()
-			for {
-				_, b, err := ws.Read(context.Background())
-				if err != nil {
-					return
-				}
-				switch {
-				case bytes.Contains(b, []byte(`"type":"ack"`)):
-					if sent, ok := stamp(b, []byte(`"client_msg_id":"s`)); ok && c.in(sent) {
-						acked.Add(1)
-					}
-				case bytes.Contains(b, []byte(`"type":"error"`)):
-					errs.Add(1)
-					firstErr.CompareAndSwap(nil, string(b))
-				}
-			}
-		}()
+		senders = append(senders, newSender(ws, conv.ID))
 	}
 
 	p.printf("two-nodes: %d receivers synced (%d per gateway), %d senders on gateway 1; %v warm-up + %v at %.0f sends/s ...",
-		o.receivers, (o.receivers+1)/2, senders, o.warmup, o.duration, o.rate)
-	res = &result{name: nameTwoNodes, detail: fmt.Sprintf("chat-api + 2 chat-gateway processes, store PostgreSQL, bus Redis pub/sub; %d sender sockets on gateway 1 (round-robin: the gateway allows %d sends/s per user)", senders, gatewaySendRate),
+		o.receivers, (o.receivers+1)/2, nSenders, o.warmup, o.duration, o.rate)
+	res = &result{name: nameTwoNodes, detail: fmt.Sprintf("chat-api + 2 chat-gateway processes, store PostgreSQL, bus Redis pub/sub; %d sender sockets on gateway 1 (round-robin: the gateway allows %d sends/s per user)", nSenders, gatewaySendRate),
 		receivers: o.receivers, duration: o.duration}
 	cpu := func() float64 {
 		var s float64
@@ -272,12 +250,10 @@ func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (
 		return s
 	}
 	cpu0 := cpu()
-	offered, err := drive(ctx, p, o, c, func(seq int64, sched int64) error {
-		s := strconv.FormatInt(sched, 10)
-		frame := `{"type":"send","conversation_id":"` + conv.ID + `","client_msg_id":"s` + s + `","body":"` + s + `"}`
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		return sendSocks[seq%int64(len(sendSocks))].Write(wctx, websocket.MessageText, []byte(frame))
+	var next atomic.Int64
+	lr, err := drive(ctx, p, o, c, res.name, func(ctx context.Context) error {
+		at, _ := loadgen.Scheduled(ctx)
+		return senders[next.Add(1)%int64(len(senders))].send(ctx, at.UnixNano())
 	})
 	if err != nil {
 		return nil, "", err
@@ -286,16 +262,19 @@ func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (
 	for _, pr := range procs {
 		res.rssMB += procRSSMB(pr.Pid())
 	}
-	res.offered, res.published, res.pubErrors = offered, acked.Load(), errs.Load()
-	if v := firstErr.Load(); v != nil {
-		p.printf("two-nodes: first send error: %s", v)
+	res.setPublished(lr)
+	for _, s := range senders {
+		if v := s.firstErr.Load(); v != nil {
+			p.printf("two-nodes: first error frame: %s", v)
+			break
+		}
 	}
 	for _, ws := range socks {
 		_ = ws.Close(websocket.StatusNormalClosure, "bye")
 	}
 	c.receivers.Wait()
-	for range senders {
-		<-senderDone
+	for _, s := range senders {
+		<-s.done
 	}
 	fill(res, c)
 	for _, pr := range procs {
