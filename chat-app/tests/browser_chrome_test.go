@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,8 +76,17 @@ func (u *user) waitFor(what, js string) {
 	guarded := "(() => { try { return !!(" + js + "); } catch (e) { return false; } })()"
 	ctx, cancel := context.WithTimeout(u.ctx, stepTimeout+5*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](guarded, chromedp.WithPollingInterval(50*time.Millisecond),
-		chromedp.WithPollingTimeout(stepTimeout)))
+	var err error
+	for end := time.Now().Add(stepTimeout); ; {
+		_, err = chromedp.Run(ctx, chromedp.Poll[chromedp.Void](guarded, chromedp.WithPollingInterval(50*time.Millisecond),
+			chromedp.WithPollingTimeout(time.Until(end))))
+		// A navigation replaces the page's JavaScript context under a poll started just before
+		// it; poll again in the new page.
+		if err == nil || !strings.Contains(err.Error(), "Cannot find context with specified id") || time.Now().After(end) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil {
 		html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("app-view").outerHTML`))
 		u.t.Fatalf("%s: waiting for %s (%s): %v\nDOM: %s", u.name, what, js, err, html)

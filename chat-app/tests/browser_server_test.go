@@ -38,9 +38,16 @@ func (v tokenVerifier) Verify(token string) (int64, time.Time, error) {
 // after the production 10 s; a socket refresh (milliseconds) still stays inside it.
 const presenceGrace = 700 * time.Millisecond
 
+// chatServer is the whole chat on one origin, and the store of its browsers' push subscriptions.
+type chatServer struct {
+	*httptest.Server
+	push *memstore.PushStore
+}
+
 // newChatServer serves the whole chat in one process, as a browser sees it: the HTTP API under
-// /v1, the WebSocket gateway at /ws and the web client at /, on one origin.
-func newChatServer(t *testing.T) *httptest.Server {
+// /v1, the WebSocket gateway at /ws and the web client at /, on one origin. tune changes the API's
+// options (a VAPID key turns Web Push on).
+func newChatServer(t *testing.T, tune ...func(*api.Options)) *chatServer {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ids, err := snowflake.New(1, nil)
@@ -53,7 +60,12 @@ func newChatServer(t *testing.T) *httptest.Server {
 	tracker := presence.NewMemory(presence.Options{Notify: gateway.PresenceNotifier(store, bus, logger), Grace: presenceGrace})
 	gw, err := gateway.New(gateway.Options{Store: store, Bus: bus, Verifier: tokenVerifier{tokens}, Presence: tracker, Logger: logger})
 	require.NoError(t, err)
-	a, err := api.New(api.Options{Store: store, Tokens: tokens, Publisher: gateway.Publisher{Bus: bus}, Logger: logger, LoginPerMinute: -1})
+	push := memstore.NewPushStore(store)
+	o := api.Options{Store: store, Tokens: tokens, Publisher: gateway.Publisher{Bus: bus}, Logger: logger, LoginPerMinute: -1, Push: push}
+	for _, f := range tune {
+		f(&o)
+	}
+	a, err := api.New(o)
 	require.NoError(t, err)
 
 	r := chi.NewRouter()
@@ -69,7 +81,7 @@ func newChatServer(t *testing.T) *httptest.Server {
 		_ = tracker.Close()
 		_ = bus.Close()
 	})
-	return srv
+	return &chatServer{Server: srv, push: push}
 }
 
 // testWriter sends the server's log lines to t.Log, so they show only for a failing test.

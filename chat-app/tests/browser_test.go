@@ -37,6 +37,7 @@ func TestBrowserChat(t *testing.T) {
 			chromedp.WaitVisible(chromedp.ID("app-view")),
 		)
 		u.waitFor("the socket to be ready", sel("#conn-status")+`.dataset.state === "online"`)
+		u.waitFor("no notifications switch: this server has no VAPID key", sel("#push-box")+`.dataset.push === "off" && `+sel("#push-box")+".hidden")
 	}
 
 	// Contacts and presence: the dot of a contact who is connected turns online.

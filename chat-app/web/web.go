@@ -1,6 +1,7 @@
 // Package web serves chat-app's browser client: a dependency-free HTML/CSS/JS app, embedded in
 // the binary, that signs up or logs in over the HTTP API and speaks the WebSocket protocol
-// (docs/protocol.md) with exactly-once sync, idempotent retried sends, receipts, typing and presence.
+// (docs/protocol.md) with exactly-once sync, idempotent retried sends, receipts, typing and
+// presence, plus a service worker (sw.js) that shows Web Push notifications.
 package web
 
 import (
@@ -37,7 +38,7 @@ func newAsset(body []byte, contentType string) asset {
 	return asset{body: body, contentType: contentType, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 }
 
-// Handler serves the client at / (index.html, app.js, style.css) and /config.js, which sets
+// Handler serves the client at / (index.html, app.js, style.css, sw.js) and /config.js, which sets
 // window.CHAT_CONFIG = {wsUrl}. Everything else is 404. Files are revalidated on every load
 // (Cache-Control: no-cache with an ETag): their names carry no content hash, so a deploy must
 // never leave a browser running an old app.js against a new index.html.
@@ -53,6 +54,8 @@ func Handler(o Options) http.Handler {
 		"index.html": "text/html; charset=utf-8",
 		"app.js":     "text/javascript; charset=utf-8",
 		"style.css":  "text/css; charset=utf-8",
+		// At the root so its scope is the whole app, as PushManager needs.
+		"sw.js": "text/javascript; charset=utf-8",
 	} {
 		b, err := fs.ReadFile(static, "static/"+name)
 		if err != nil {

@@ -26,6 +26,7 @@ func TestHandler(t *testing.T) {
 		{"/index.html", "text/html; charset=utf-8", `id="message-input"`, http.StatusOK},
 		{"/app.js", "text/javascript; charset=utf-8", "crypto.randomUUID", http.StatusOK},
 		{"/style.css", "text/css; charset=utf-8", "#messages", http.StatusOK},
+		{"/sw.js", "text/javascript; charset=utf-8", "showNotification", http.StatusOK},
 		{"/config.js", "text/javascript; charset=utf-8", `window.CHAT_CONFIG = {"wsUrl":"wss://chat.example.com/v1/ws?a=\u003cb\u003e"};`, http.StatusOK},
 		{"/static/app.js", "", "", http.StatusNotFound},
 		{"/nope", "", "", http.StatusNotFound},

@@ -35,6 +35,13 @@ type Config struct {
 	LoginBurst      int           `env:"LOGIN_BURST" envDefault:"10"`
 	TrustedProxies  []string      `env:"TRUSTED_PROXIES"` // CIDRs whose X-Forwarded-For names the client
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+
+	// VAPIDPublicKey is the Web Push application server key (base64url) browsers subscribe with
+	// (GET /v1/push/key): chat-notifier's VAPID_PUBLIC_KEY, next to its private key. Empty: push is off.
+	VAPIDPublicKey string `env:"VAPID_PUBLIC_KEY"`
+	// PushHosts are the push services a browser's subscription may point at (host names, or
+	// "*.domain"); empty: FCM, Mozilla, Apple and Windows (api.DefaultPushHosts).
+	PushHosts []string `env:"PUSH_HOSTS"`
 }
 
 // Validate checks what the types cannot.
@@ -68,7 +75,7 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 	}
 	a, err := app.New(ctx, app.Options{API: true, DatabaseURL: cfg.DatabaseURL, Migrate: true, RedisURL: cfg.RedisURL,
 		KeyPrefix: cfg.KeyPrefix, Secret: secret, TokenTTL: cfg.TokenTTL, NodeID: cfg.NodeID, LoginPerMinute: perMinute, LoginBurst: cfg.LoginBurst,
-		Logger: logger, Registerer: s.Telemetry.Registry})
+		VAPIDPublicKey: cfg.VAPIDPublicKey, PushHosts: cfg.PushHosts, Logger: logger, Registerer: s.Telemetry.Registry})
 	if err != nil {
 		return err
 	}

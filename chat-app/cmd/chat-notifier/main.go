@@ -1,9 +1,10 @@
 // Command chat-notifier delivers chat-app's offline notifications: it consumes the job stream
 // (<KEY_PREFIX>chat:notify on REDIS_URL) that the gateways' and the API's notify.Policy fill, as
 // one consumer of the group "notifier", and hands each job to a sender — a log line (SENDER=log)
-// or Web Push with VAPID (SENDER=webpush). Failed jobs are retried with backoff and dead-lettered
-// to <KEY_PREFIX>chat:notify:dlq after MAX_ATTEMPTS. Ops routes on HTTP_ADDR: /healthz, /readyz,
-// /metrics.
+// or Web Push with VAPID (SENDER=webpush) to every browser the user registered through chat-api
+// (POST /v1/push/subscriptions, kept in PostgreSQL at DATABASE_URL). Failed jobs are retried with
+// backoff and dead-lettered to <KEY_PREFIX>chat:notify:dlq after MAX_ATTEMPTS. Ops routes on
+// HTTP_ADDR: /healthz, /readyz, /metrics.
 //
 // Without Redis there is nothing to consume from: the single-process default runs the memory
 // queue and a worker in process instead.
@@ -17,10 +18,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/notify"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/pgstore"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/boot"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
 )
@@ -38,7 +41,11 @@ type Config struct {
 	MaxAttempts int           `env:"MAX_ATTEMPTS" envDefault:"5"`
 	Backoff     time.Duration `env:"RETRY_BACKOFF" envDefault:"10s"` // before the first retry, doubled per attempt
 	SendTimeout time.Duration `env:"SEND_TIMEOUT" envDefault:"5s"`
+	// DatabaseURL is chat-api's PostgreSQL, where the Web Push subscriptions are (SENDER=webpush;
+	// the log sender needs no database). Its migrations are chat-api's.
+	DatabaseURL string `env:"DATABASE_URL"`
 	// VAPID keys (base64url, as from webpush.GenerateVAPIDKeys) and contact, for SENDER=webpush.
+	// The public key must be chat-api's VAPID_PUBLIC_KEY: browsers subscribed with it.
 	VAPIDPublicKey  string        `env:"VAPID_PUBLIC_KEY"`
 	VAPIDPrivateKey string        `env:"VAPID_PRIVATE_KEY"`
 	VAPIDSubject    string        `env:"VAPID_SUBJECT"` // mailto:ops@example.com or an https URL
@@ -56,6 +63,8 @@ func (c *Config) Validate() error {
 	case c.Sender == "webpush" && (c.VAPIDPublicKey == "" || c.VAPIDPrivateKey == "" || c.VAPIDSubject == ""):
 		return errors.New("SENDER=webpush needs VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT " +
 			"(generate keys with webpush.GenerateVAPIDKeys or `npx web-push generate-vapid-keys`)")
+	case c.Sender == "webpush" && c.DatabaseURL == "":
+		return errors.New("SENDER=webpush needs DATABASE_URL: the browsers' subscriptions are in chat-api's PostgreSQL")
 	case c.MaxAttempts < 1:
 		return errors.New("MAX_ATTEMPTS must be at least 1")
 	case c.Backoff <= c.SendTimeout:
@@ -92,12 +101,17 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 	}
 
 	var sender notify.Sender
+	var pool *pgxpool.Pool // SENDER=webpush only
 	switch cfg.Sender {
 	case "webpush":
-		// Subscriptions live in memory until the PostgreSQL table and its API route exist, so a
-		// standalone notifier has none yet and sends nothing.
-		logger.Warn("web push subscriptions are in memory: none are registered in a standalone notifier yet")
-		sender, err = notify.NewWebPushSender(notify.WebPushOptions{Subscriptions: notify.NewMemorySubscriptions(),
+		if pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
+			return fmt.Errorf("DATABASE_URL: %w", err)
+		}
+		defer pool.Close() // after the worker stopped; Redis closes after it
+		pc := pool.Config().ConnConfig
+		logger.Info("web push subscriptions: postgres (DATABASE_URL)", "host", pc.Host, "database", pc.Database)
+		sender, err = notify.NewWebPushSender(notify.WebPushOptions{
+			Subscriptions:  notify.PushStoreSubscriptions{Store: pgstore.NewPushStore(pool)},
 			VAPIDPublicKey: cfg.VAPIDPublicKey, VAPIDPrivateKey: cfg.VAPIDPrivateKey, Subject: cfg.VAPIDSubject,
 			Logger: logger})
 		if err != nil {
@@ -118,10 +132,13 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 		return err
 	}
 	srv.AddCheck("redis", time.Second, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
+	if pool != nil {
+		srv.AddCheck("postgres", time.Second, pool.Ping)
+	}
 
 	logger.Info("notifier consuming", "stream", q.Stream(), "group", notify.Group, "consumer", consumer, "sender", cfg.Sender)
 	// Shutdown order: the ops server stops being ready and drains, the worker finishes the job
-	// in hand, then Redis closes (deferred above).
+	// in hand, then PostgreSQL and Redis close (deferred above).
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return w.Run(gctx) })

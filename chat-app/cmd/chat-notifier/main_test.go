@@ -2,17 +2,27 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/SherClockHolmes/webpush-go"
+	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/app"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/notify"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/notify/pushtest"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/pgstore"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/boot"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/testkit"
 )
@@ -71,14 +81,124 @@ func TestRunDeliversAJobFromTheStream(t *testing.T) {
 	}
 }
 
+// TestRunWebPushDeliversToABrowserRegisteredThroughTheAPI is the Web Push path end to end on
+// real PostgreSQL and Redis: bob registers two browsers through chat-api's POST
+// /v1/push/subscriptions (one of them since expired at its push service); alice sends him a
+// message over HTTP while he has no connection, so the API's policy queues a job on the stream;
+// this notifier, with SENDER=webpush, reads bob's subscriptions from PostgreSQL and pushes to
+// them. The live browser receives the payload (VAPID checked, decrypted as a browser would) and
+// the expired one is deleted from the table.
+func TestRunWebPushDeliversToABrowserRegisteredThroughTheAPI(t *testing.T) {
+	pg, rd := testkit.Postgres(t), testkit.Redis(t)
+	vapidPrivate, vapidPublic, err := webpush.GenerateVAPIDKeys()
+	require.NoError(t, err)
+	ps := pushtest.New(t, vapidPublic, "mailto:ops@example.com")
+	laptop, stale := ps.Device("/push/bob-laptop", http.StatusCreated), ps.Device("/push/bob-old-phone", http.StatusGone)
+
+	// chat-api, as cmd/chat-api assembles it.
+	secret, _ := app.Secret("")
+	quiet := slog.New(slog.DiscardHandler)
+	a, err := app.New(t.Context(), app.Options{API: true, DatabaseURL: pg.URL, Migrate: true, RedisURL: rd.URL,
+		KeyPrefix: rd.Prefix, Secret: secret, LoginPerMinute: -1, VAPIDPublicKey: vapidPublic, Logger: quiet,
+		PushHosts: []string{"127.0.0.1"}}) // the fake push service
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	r := chi.NewRouter()
+	a.Routes(r)
+	api := httptest.NewServer(r)
+	t.Cleanup(api.Close)
+	call := func(method, path, token, body string, out any) int {
+		t.Helper()
+		req, err := http.NewRequest(method, api.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		if out != nil {
+			require.NoError(t, json.NewDecoder(res.Body).Decode(out))
+		}
+		return res.StatusCode
+	}
+	type session struct {
+		User  struct{ ID string } `json:"user"`
+		Token string              `json:"token"`
+	}
+	var alice, bob session
+	require.Equal(t, http.StatusCreated, call("POST", "/v1/signup", "", `{"username":"alice","password":"correct horse"}`, &alice))
+	require.Equal(t, http.StatusCreated, call("POST", "/v1/signup", "", `{"username":"bob","password":"correct horse"}`, &bob))
+	var key struct {
+		PublicKey string `json:"public_key"`
+	}
+	require.Equal(t, http.StatusOK, call("GET", "/v1/push/key", "", "", &key))
+	require.Equal(t, vapidPublic, key.PublicKey, "the browser subscribes with the notifier's key")
+	for _, d := range []pushtest.Device{laptop, stale} {
+		sub := fmt.Sprintf(`{"endpoint":%q,"expirationTime":null,"keys":{"p256dh":%q,"auth":%q}}`, d.Endpoint, d.P256dh, d.Auth)
+		require.Equal(t, http.StatusCreated, call("POST", "/v1/push/subscriptions", bob.Token, sub, nil))
+	}
+
+	// The notifier.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	for k, v := range map[string]string{"HTTP_ADDR": addr, "REDIS_URL": rd.URL, "KEY_PREFIX": rd.Prefix, "CONSUMER": "test-notifier",
+		"OTEL_SDK_DISABLED": "true", "SENDER": "webpush", "DATABASE_URL": pg.URL, "VAPID_PUBLIC_KEY": vapidPublic,
+		"VAPID_PRIVATE_KEY": vapidPrivate, "VAPID_SUBJECT": "mailto:ops@example.com"} {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- boot.Run(ctx, "chat-notifier", "test", run) }()
+
+	var conv struct{ ID string }
+	require.Equal(t, http.StatusOK, call("POST", "/v1/conversations/direct", alice.Token, `{"user_id":"`+bob.User.ID+`"}`, &conv))
+	require.Equal(t, http.StatusCreated, call("POST", "/v1/conversations/"+conv.ID+"/messages", alice.Token,
+		`{"client_msg_id":"m-1","body":"dinner at 8?"}`, nil))
+
+	require.Eventually(t, func() bool { return len(ps.Pushes("/push/bob-laptop")) == 1 }, 20*time.Second, 20*time.Millisecond,
+		"bob's browser got the push")
+	push := ps.Pushes("/push/bob-laptop")[0]
+	var payload notify.Payload
+	require.NoError(t, json.Unmarshal(push.Payload, &payload))
+	assert.Equal(t, notify.Payload{Title: "New messages", Body: "dinner at 8?", ConversationID: conv.ID, Seq: 1}, payload)
+	assert.Equal(t, "c"+conv.ID, push.Topic)
+
+	bobID, err := strconv.ParseInt(bob.User.ID, 10, 64)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		subs, err := pgstore.NewPushStore(pg.Pool).PushSubscriptions(t.Context(), bobID)
+		return err == nil && len(subs) == 1 && subs[0].Endpoint == laptop.Endpoint
+	}, 20*time.Second, 20*time.Millisecond, "the subscription its push service answered 410 for is deleted from PostgreSQL")
+	assert.Len(t, ps.Pushes("/push/bob-old-phone"), 1)
+
+	cancel() // SIGTERM
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no shutdown within 20s")
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	t.Parallel()
 	ok := Config{RedisURL: "redis://x", Sender: "log", MaxAttempts: 5, Backoff: 10 * time.Second, SendTimeout: 5 * time.Second}
-	require.NoError(t, ok.Validate())
+	require.NoError(t, ok.Validate(), "the log sender needs no database")
+	push := ok
+	push.Sender, push.DatabaseURL, push.VAPIDPublicKey, push.VAPIDPrivateKey, push.VAPIDSubject = "webpush", "postgres://x", "pub", "priv", "mailto:ops@example.com"
+	require.NoError(t, push.Validate())
 	for name, mut := range map[string]func(*Config){
-		"no redis":          func(c *Config) { c.RedisURL = "" },
-		"unknown sender":    func(c *Config) { c.Sender = "sms" },
-		"webpush no keys":   func(c *Config) { c.Sender = "webpush" },
+		"no redis":        func(c *Config) { c.RedisURL = "" },
+		"unknown sender":  func(c *Config) { c.Sender = "sms" },
+		"webpush no keys": func(c *Config) { c.Sender = "webpush" },
+		"webpush no database": func(c *Config) {
+			c.Sender, c.VAPIDPublicKey, c.VAPIDPrivateKey, c.VAPIDSubject = "webpush", "pub", "priv", "mailto:ops@example.com"
+		},
 		"zero attempts":     func(c *Config) { c.MaxAttempts = 0 },
 		"backoff too short": func(c *Config) { c.Backoff = time.Second },
 	} {

@@ -37,6 +37,13 @@ type Config struct {
 	TrustedProxies  []string      `env:"TRUSTED_PROXIES"` // CIDRs whose X-Forwarded-For names the client
 	AllowedOrigins  []string      `env:"ALLOWED_ORIGINS"` // other browser origins allowed on /ws (same origin always is)
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+
+	// VAPIDPublicKey is the Web Push application server key (base64url) browsers subscribe with
+	// (GET /v1/push/key): chat-notifier's VAPID_PUBLIC_KEY, next to its private key. Empty: push is off.
+	VAPIDPublicKey string `env:"VAPID_PUBLIC_KEY"`
+	// PushHosts are the push services a browser's subscription may point at (host names, or
+	// "*.domain"); empty: FCM, Mozilla, Apple and Windows (api.DefaultPushHosts).
+	PushHosts []string `env:"PUSH_HOSTS"`
 }
 
 // Validate checks what the types cannot.
@@ -71,6 +78,7 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 	a, err := app.New(ctx, app.Options{API: true, Gateway: true, DatabaseURL: cfg.DatabaseURL, Migrate: true,
 		RedisURL: cfg.RedisURL, KeyPrefix: cfg.KeyPrefix, Secret: secret, TokenTTL: cfg.TokenTTL, NodeID: cfg.NodeID,
 		LoginPerMinute: perMinute, LoginBurst: cfg.LoginBurst, SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
+		VAPIDPublicKey: cfg.VAPIDPublicKey, PushHosts: cfg.PushHosts,
 		AllowedOrigins: cfg.AllowedOrigins, Web: web.Handler(web.Options{}), // empty WSURL: the page's own origin, /ws
 		Logger: logger, Registerer: s.Telemetry.Registry})
 	if err != nil {

@@ -1,7 +1,8 @@
 // Package api serves chat-app's HTTP JSON API: accounts and tokens (signup, login), contacts,
-// conversations and their members, history and sending over HTTP. Routes are in routes.go, the
-// wire types in types.go. Live delivery is the WebSocket gateway's job; a send accepted here is
-// handed to a Publisher so connected clients see it at once.
+// conversations and their members, history and sending over HTTP, and the registration of Web
+// Push subscriptions. Routes are in routes.go, the wire types in types.go (push.go has its own).
+// Live delivery is the WebSocket gateway's job; a send accepted here is handed to a Publisher so
+// connected clients see it at once.
 package api
 
 import (
@@ -33,9 +34,19 @@ type Options struct {
 	Now            func() time.Time // (time.Now) the rate limiter's clock
 	PublishTimeout time.Duration    // (2s)
 	// OnCreated, when set, is called once for each message sent over HTTP and stored (never for
-	// a retried send), after it was published; the notifier's Policy hooks in here. Its context
-	// outlives a client that hangs up.
-	OnCreated func(ctx context.Context, m chat.Message)
+	// a retried send), after it was published, with that one message; the notifier's Policy hooks
+	// in here. Its context outlives a client that hangs up.
+	OnCreated func(ctx context.Context, ms []chat.Message)
+	// Push stores the browsers' Web Push subscriptions (routes /v1/push/...); nil: those routes
+	// answer 404. VAPIDPublicKey is the application server's public key (base64url, the
+	// notifier's VAPID_PUBLIC_KEY) that browsers subscribe with; empty: push is off, and GET
+	// /v1/push/key and POST /v1/push/subscriptions answer 404. It needs Push.
+	Push           chat.PushStore
+	VAPIDPublicKey string
+	// PushHosts are the push services a subscription's endpoint may point at (DefaultPushHosts):
+	// the notifier POSTs to whatever endpoint a user registers, so without this list any user
+	// could aim it at internal addresses. A pattern is a host name or "*." and a domain suffix.
+	PushHosts []string
 }
 
 // API is the HTTP API. Build it with New and mount it with Routes.
@@ -46,9 +57,12 @@ type API struct {
 	log       *slog.Logger
 	limiter   *limiter // nil: no login limit
 	pubWait   time.Duration
-	onCreated func(ctx context.Context, m chat.Message)
+	onCreated func(ctx context.Context, ms []chat.Message)
+	push      chat.PushStore // nil: no push routes
+	vapidKey  string         // empty: push is off
 
-	dummy string // a bcrypt hash checked for unknown users, so they take as long as known ones
+	pushHosts []string
+	dummy     string // a bcrypt hash checked for unknown users, so they take as long as known ones
 }
 
 // New checks o and returns the API.
@@ -56,8 +70,19 @@ func New(o Options) (*API, error) {
 	if o.Store == nil || o.Tokens == nil {
 		return nil, errors.New("api: Store and Tokens are required")
 	}
+	if o.VAPIDPublicKey != "" {
+		if o.Push == nil {
+			return nil, errors.New("api: VAPIDPublicKey needs Push, the store of the subscriptions")
+		}
+		if err := checkVAPIDPublicKey(o.VAPIDPublicKey); err != nil {
+			return nil, err
+		}
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if len(o.PushHosts) == 0 {
+		o.PushHosts = DefaultPushHosts
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -70,7 +95,7 @@ func New(o Options) (*API, error) {
 		return nil, err
 	}
 	a := &API{store: o.Store, tokens: o.Tokens, publisher: o.Publisher, log: o.Logger, pubWait: o.PublishTimeout, onCreated: o.OnCreated,
-		dummy: dummy}
+		push: o.Push, vapidKey: o.VAPIDPublicKey, pushHosts: o.PushHosts, dummy: dummy}
 	if o.LoginPerMinute >= 0 {
 		if o.LoginPerMinute == 0 {
 			o.LoginPerMinute = 30

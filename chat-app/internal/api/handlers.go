@@ -330,7 +330,7 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) {
 		cancel()
 	}
 	if a.onCreated != nil {
-		a.onCreated(context.WithoutCancel(r.Context()), m)
+		a.onCreated(context.WithoutCancel(r.Context()), []chat.Message{m})
 	}
 	httpx.WriteJSON(w, http.StatusCreated, messageOf(m))
 }

@@ -20,10 +20,11 @@ func TestOnCreatedFiresOncePerCreatedMessage(t *testing.T) {
 		got []chat.Message
 	)
 	h := serve(t, memStore(t), func(o *api.Options) {
-		o.OnCreated = func(ctx context.Context, m chat.Message) {
+		o.OnCreated = func(ctx context.Context, ms []chat.Message) {
 			mu.Lock()
 			defer mu.Unlock()
-			got = append(got, m)
+			assert.Len(t, ms, 1, "one call per HTTP send")
+			got = append(got, ms...)
 		}
 	})
 	a, b := h.signup(t, "alice"), h.signup(t, "bob")

@@ -34,6 +34,8 @@ func TestOpenAPIMatchesCode(t *testing.T) {
 			"DirectRequest": api.DirectRequest{}, "GroupRequest": api.GroupRequest{}, "Member": api.Member{},
 			"MembersResponse": api.MembersResponse{}, "AddMemberRequest": api.AddMemberRequest{},
 			"Message": api.Message{}, "MessagesResponse": api.MessagesResponse{}, "SendRequest": api.SendRequest{},
+			"PushKeyResponse": api.PushKeyResponse{}, "PushSubscriptionRequest": api.PushSubscriptionRequest{},
+			"PushKeys": api.PushKeys{}, "PushUnsubscribeRequest": api.PushUnsubscribeRequest{},
 			"Problem": httpx.Problem{},
 		}})
 }

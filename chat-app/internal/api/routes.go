@@ -12,10 +12,12 @@ import (
 )
 
 // Routes lists every route of the API (health, readiness and metrics come from httpx). Signup and
-// login are public and rate limited per client IP; everything else needs a bearer token.
+// login are public and rate limited per client IP, the VAPID public key is public; everything
+// else needs a bearer token.
 func (a *API) Routes(r chi.Router) {
 	r.With(a.limitLogins).Post("/v1/signup", a.signup)
 	r.With(a.limitLogins).Post("/v1/login", a.login)
+	r.Get("/v1/push/key", a.pushKey)
 
 	r.Group(func(r chi.Router) {
 		r.Use(a.authenticate)
@@ -32,6 +34,9 @@ func (a *API) Routes(r chi.Router) {
 		r.Delete("/v1/conversations/{id}/members/{user_id}", a.removeMember)
 		r.Get("/v1/conversations/{id}/messages", a.history)
 		r.Post("/v1/conversations/{id}/messages", a.send)
+
+		r.Post("/v1/push/subscriptions", a.subscribePush)
+		r.Delete("/v1/push/subscriptions", a.unsubscribePush)
 	})
 }
 

@@ -60,6 +60,12 @@ type Options struct {
 	LoginPerMinute float64
 	LoginBurst     int
 
+	// VAPIDPublicKey is the Web Push application server key (base64url) the API hands to browsers
+	// (GET /v1/push/key) so they can subscribe; the subscriptions go to the store, and
+	// chat-notifier, with the matching private key, pushes to them. Empty: push is off.
+	VAPIDPublicKey string
+	PushHosts      []string // push services endpoints may point at (api.DefaultPushHosts)
+
 	AllowedOrigins []string // browser origin host patterns for the WebSocket upgrade
 	SendRate       float64  // per-user sends per second over WebSockets (gateway.DefaultSendRate)
 	SendBurst      int      // (gateway.DefaultSendBurst)
@@ -83,6 +89,7 @@ type Check struct {
 // call Shutdown when the server drains and Close after it has stopped.
 type App struct {
 	Store   chat.Store
+	Push    chat.PushStore   // the browsers' Web Push subscriptions, next to Store
 	Bus     fanout.Bus       // nil in an API-only process without Redis
 	Tokens  *auth.Tokens     //
 	API     *api.API         // nil unless Options.API
@@ -153,9 +160,19 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 			pub = gateway.Publisher{Bus: a.Bus}
 		}
 		a.API, err = api.New(api.Options{Store: a.Store, Tokens: a.Tokens, Logger: o.Logger, Publisher: pub, OnCreated: onCreated,
-			LoginPerMinute: o.LoginPerMinute, LoginBurst: o.LoginBurst})
+			LoginPerMinute: o.LoginPerMinute, LoginBurst: o.LoginBurst, Push: a.Push, VAPIDPublicKey: o.VAPIDPublicKey,
+			PushHosts: o.PushHosts})
 		if err != nil {
 			return nil, err
+		}
+		switch {
+		case o.VAPIDPublicKey == "":
+			a.log.Info("web push: off; set VAPID_PUBLIC_KEY (and run chat-notifier with SENDER=webpush) to let browsers subscribe")
+		case o.DatabaseURL == "" || o.RedisURL == "":
+			a.log.Warn("web push: browsers can subscribe (VAPID_PUBLIC_KEY), but nothing pushes to them: chat-notifier " +
+				"(SENDER=webpush) reads the subscriptions from PostgreSQL (DATABASE_URL) and the jobs from Redis (REDIS_URL)")
+		default:
+			a.log.Info("web push: browsers subscribe with VAPID_PUBLIC_KEY; chat-notifier (SENDER=webpush) delivers")
 		}
 	}
 	return a, nil
@@ -168,7 +185,8 @@ func (a *App) openStore(ctx context.Context, o Options, ids *snowflake.Generator
 		} else {
 			a.log.Warn("store: in-memory; a standalone gateway shares no data with chat-api — run both in one process (chat) or set DATABASE_URL")
 		}
-		a.Store = memstore.New(ids)
+		users := memstore.New(ids)
+		a.Store, a.Push = users, memstore.NewPushStore(users)
 		return nil
 	}
 	pool, err := pgxpool.New(ctx, o.DatabaseURL)
@@ -189,7 +207,7 @@ func (a *App) openStore(ctx context.Context, o Options, ids *snowflake.Generator
 	} else {
 		a.log.Info("store: postgres (DATABASE_URL; migrations are chat-api's)", "host", cfg.Host, "database", cfg.Database)
 	}
-	a.Store = pgstore.New(pool, ids)
+	a.Store, a.Push = pgstore.New(pool, ids), pgstore.NewPushStore(pool)
 	return nil
 }
 
@@ -230,7 +248,7 @@ func (a *App) openBus(o Options) (*redis.Client, error) {
 // with the log sender live in this process; with Redis the jobs go to the stream chat-notifier
 // consumes. The policy needs presence: the gateway's tracker, or in an API-only process a Redis
 // tracker that only reads statuses (the gateways sweep and announce changes).
-func (a *App) buildNotify(ctx context.Context, o Options, rdb *redis.Client) (func(context.Context, chat.Message), error) {
+func (a *App) buildNotify(ctx context.Context, o Options, rdb *redis.Client) (func(context.Context, []chat.Message), error) {
 	var status notify.Presence
 	switch {
 	case rdb != nil && !o.Gateway:
@@ -286,14 +304,18 @@ const presenceKeyPrefix = "chat:presence:"
 // lazyPresence reads the gateway's tracker, built after the notification policy.
 type lazyPresence struct{ a *App }
 
-func (l lazyPresence) Status(ctx context.Context, user int64) (presence.Status, error) {
-	if l.a.presence == nil {
-		return presence.Online, nil // not serving yet: nobody is notified
+func (l lazyPresence) Statuses(ctx context.Context, users []int64) ([]presence.Status, error) {
+	if l.a.presence == nil { // not serving yet: nobody is notified
+		out := make([]presence.Status, len(users))
+		for i := range out {
+			out[i] = presence.Online
+		}
+		return out, nil
 	}
-	return l.a.presence.Status(ctx, user)
+	return l.a.presence.Statuses(ctx, users)
 }
 
-func (a *App) buildGateway(o Options, rdb *redis.Client, onCreated func(context.Context, chat.Message)) error {
+func (a *App) buildGateway(o Options, rdb *redis.Client, onCreated func(context.Context, []chat.Message)) error {
 	announce := gateway.PresenceNotifier(a.Store, a.Bus, o.Logger)
 	var tracker presence.Tracker
 	if rdb == nil {

@@ -39,16 +39,17 @@ type appendReq struct {
 }
 
 type appender struct {
-	store chat.Store
-	size  prometheus.Observer // messages per batch
+	store   chat.Store
+	size    prometheus.Observer                   // messages per batch
+	created func(context.Context, []chat.Message) // Options.OnCreated; may be nil
 
 	mu     sync.Mutex
 	queues map[int64][]appendReq // conversation → sends waiting; present while its goroutine runs
 	wg     sync.WaitGroup
 }
 
-func newAppender(store chat.Store, size prometheus.Observer) *appender {
-	return &appender{store: store, size: size, queues: map[int64][]appendReq{}}
+func newAppender(store chat.Store, size prometheus.Observer, created func(context.Context, []chat.Message)) *appender {
+	return &appender{store: store, size: size, created: created, queues: map[int64][]appendReq{}}
 }
 
 // submit queues r behind the conversation's earlier sends.
@@ -92,14 +93,21 @@ func (a *appender) commit(batch []appendReq) {
 	}
 	a.size.Observe(float64(len(ms)))
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	defer cancel()
 	rs, err := a.store.AppendBatch(ctx, ms)
-	cancel()
+	var created []chat.Message
 	for i, r := range batch {
 		if err != nil {
 			r.done(chat.AppendResult{Err: err})
-		} else {
-			r.done(rs[i])
+			continue
 		}
+		r.done(rs[i])
+		if rs[i].Created {
+			created = append(created, rs[i].Message)
+		}
+	}
+	if a.created != nil && len(created) > 0 {
+		a.created(ctx, created)
 	}
 }
 

@@ -377,9 +377,6 @@ func (c *conn) appended(m chat.Message, r chat.AppendResult) {
 		c.g.m.publishErrors.Inc()
 		c.log.Warn("publish message", "conversation", stored.ConversationID, "seq", stored.Seq, "err", err)
 	}
-	if c.g.o.OnCreated != nil {
-		c.g.o.OnCreated(ctx, stored)
-	}
 }
 
 // Publisher puts a stored message on the live feed: encoded once as a message frame, published on
@@ -517,8 +514,18 @@ func (c *conn) writeDirect(f protocol.ServerFrame) {
 	}
 }
 
-// writer drains the send queue; a write that takes longer than WriteTimeout is a slow consumer.
+// writer drains the send queue; a batch the client does not take within WriteTimeout makes it a
+// slow consumer.
 func (c *conn) writer() {
+	// One timer per connection, armed while a batch is written, instead of a context deadline:
+	// coder/websocket registers a context.AfterFunc for every Write whose context can be done,
+	// and with one frame per message to each receiver that was a visible share of a fan-out.
+	stall := time.AfterFunc(time.Hour, func() {
+		c.slow()
+		_ = c.ws.CloseNow() // unblocks the Write
+	})
+	stall.Stop()
+	defer stall.Stop()
 	var buf []outFrame
 	for {
 		select {
@@ -527,20 +534,13 @@ func (c *conn) writer() {
 		case <-c.q.ready:
 		}
 		buf = c.q.take(buf)
-		// One deadline per batch, not per frame (a timer each is a visible share of a fan-out):
-		// a client that cannot take a whole batch within WriteTimeout is a slow consumer.
-		ctx, cancel := context.WithTimeout(context.Background(), WriteTimeout)
+		stall.Reset(WriteTimeout)
 		var last protocol.FrameType
 		var out prometheus.Counter
 		for i, f := range buf {
-			err := c.ws.Write(ctx, websocket.MessageText, f.b)
-			if err != nil {
-				timedOut := ctx.Err() != nil
-				cancel()
-				if timedOut {
-					c.slow()
-				}
-				c.fail(peerClosed)
+			if err := c.ws.Write(context.Background(), websocket.MessageText, f.b); err != nil {
+				stall.Stop()
+				c.fail(peerClosed) // or 4008, when the timer fired first
 				return
 			}
 			if out == nil || f.typ != last { // a batch is mostly one type: look the counter up once
@@ -556,7 +556,7 @@ func (c *conn) writer() {
 			}
 			buf[i] = outFrame{}
 		}
-		cancel()
+		stall.Stop()
 	}
 }
 

@@ -62,10 +62,11 @@ type Options struct {
 	Presence   presence.Tracker // nil: no presence tracking
 	Logger     *slog.Logger     // (slog.Default())
 	Registerer prometheus.Registerer
-	// OnCreated, when set, is called once for each message this gateway stored (never for a
-	// retried send), after it was published; the notifier's Policy hooks in here. It runs on the
-	// goroutine that stores the conversation's batches, so it must be quick.
-	OnCreated func(ctx context.Context, m chat.Message)
+	// OnCreated, when set, is called once per batch this gateway stored (appender.go) with the
+	// messages it created, in seq order, after they were acked and published (never for a retried
+	// send); the notifier's Policy hooks in here. It runs on the goroutine that stores the
+	// conversation's batches, so it must be quick: one call per batch, not per message.
+	OnCreated func(ctx context.Context, ms []chat.Message)
 
 	// AllowedOrigins are the browser origins allowed to connect (coder/websocket OriginPatterns,
 	// host patterns such as "chat.example.com" or "*.example.com"); the request's own host is
@@ -145,7 +146,7 @@ func New(o Options) (*Gateway, error) {
 		conns:  map[*conn]struct{}{},
 	}
 	g.receipt = newReceiptCoalescer(ReceiptInterval, g.publishReceipt)
-	g.appends = newAppender(o.Store, m.appendBatch)
+	g.appends = newAppender(o.Store, m.appendBatch, o.OnCreated)
 	return g, nil
 }
 

@@ -19,10 +19,10 @@ type hookRecorder struct {
 	got []chat.Message
 }
 
-func (h *hookRecorder) onCreated(_ context.Context, m chat.Message) {
+func (h *hookRecorder) onCreated(_ context.Context, ms []chat.Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.got = append(h.got, m)
+	h.got = append(h.got, ms...)
 }
 
 func (h *hookRecorder) calls() []chat.Message {
@@ -53,8 +53,7 @@ func TestOnCreatedFiresOncePerCreatedMessage(t *testing.T) {
 		}
 	}
 
-	// The hook runs right after the ack is queued, before the session reads its next frame: the
-	// calls for m-1 and its retry are settled by the time m-2 is acked; wait for the edit's.
+	// The hook runs once per stored batch, after its acks are queued: wait for the edit's call.
 	require.Eventually(t, func() bool { return len(rec.calls()) >= 3 }, waitFor, 5*time.Millisecond)
 	got := rec.calls()
 	require.Len(t, got, 3, "m-1 once (not its retry), m-2, the edit")

@@ -18,3 +18,15 @@ func TestContract(t *testing.T) {
 		return memstore.New(ids)
 	})
 }
+
+func TestPushContract(t *testing.T) {
+	chattest.RunPush(t, func(t *testing.T) chattest.PushStore {
+		ids, err := snowflake.New(1, nil)
+		require.NoError(t, err)
+		users := memstore.New(ids)
+		return struct {
+			*memstore.Store
+			*memstore.PushStore
+		}{users, memstore.NewPushStore(users)}
+	})
+}

@@ -28,9 +28,9 @@ type Members interface {
 	Members(ctx context.Context, conv int64) ([]chat.Member, error)
 }
 
-// Presence answers a user's status (presence.Tracker satisfies it).
+// Presence answers users' statuses (presence.Tracker satisfies it).
 type Presence interface {
-	Status(ctx context.Context, user int64) (presence.Status, error)
+	Statuses(ctx context.Context, users []int64) ([]presence.Status, error)
 }
 
 // Burst admits the first notification of a (user, conversation) per window.
@@ -94,46 +94,64 @@ func NewPolicy(o PolicyOptions) (*Policy, error) {
 	return p, nil
 }
 
-// OnCreated enqueues the notifications of a newly stored message; it is the gateway's and the
-// API's OnCreated hook. Edits and deletes notify nobody. Failures are logged: the message is
-// stored and reaches the user on their next sync either way.
-func (p *Policy) OnCreated(ctx context.Context, m chat.Message) {
-	if m.Kind != chat.Text {
-		return
-	}
+// OnCreated enqueues the notifications of newly stored messages; it is the gateway's hook (one
+// call per stored batch of a conversation) and the API's (one message). Edits and deletes notify
+// nobody. A conversation costs one Members read and one Statuses round trip per call, whatever
+// the number of messages. Failures are logged: the messages are stored and reach their users on
+// their next sync either way.
+func (p *Policy) OnCreated(ctx context.Context, ms []chat.Message) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.o.Timeout)
 	defer cancel()
-	if err := p.onCreated(ctx, m); err != nil {
-		p.errs.Inc()
-		p.o.Logger.WarnContext(ctx, "notify", "conversation_id", m.ConversationID, "seq", m.Seq, "err", err)
+	for conv, texts := range byConversation(ms) {
+		if err := p.onCreated(ctx, conv, texts); err != nil {
+			p.errs.Add(float64(len(texts)))
+			p.o.Logger.WarnContext(ctx, "notify", "conversation_id", conv, "messages", len(texts), "err", err)
+		}
 	}
 }
 
-func (p *Policy) onCreated(ctx context.Context, m chat.Message) error {
-	members, err := p.o.Members.Members(ctx, m.ConversationID)
+// byConversation groups the text messages of ms by conversation, each group in ms's order.
+func byConversation(ms []chat.Message) map[int64][]chat.Message {
+	out := map[int64][]chat.Message{}
+	for _, m := range ms {
+		if m.Kind == chat.Text {
+			out[m.ConversationID] = append(out[m.ConversationID], m)
+		}
+	}
+	return out
+}
+
+func (p *Policy) onCreated(ctx context.Context, conv int64, ms []chat.Message) error {
+	members, err := p.o.Members.Members(ctx, conv)
 	if err != nil {
 		return fmt.Errorf("members: %w", err)
 	}
+	users := make([]int64, len(members))
+	for i, mb := range members {
+		users[i] = mb.UserID
+	}
+	statuses, err := p.o.Presence.Statuses(ctx, users)
+	if err != nil {
+		return fmt.Errorf("presence: %w", err)
+	}
 	var errs []error
-	for _, mb := range members {
-		if mb.UserID == m.SenderID {
-			continue
-		}
-		if err := p.notify(ctx, mb.UserID, m); err != nil {
-			errs = append(errs, fmt.Errorf("user %d: %w", mb.UserID, err))
+	done := map[int64]bool{} // offline users already decided in this call: one burst check each
+	for _, m := range ms {
+		for i, user := range users {
+			if user == m.SenderID || statuses[i] != presence.Offline || done[user] {
+				continue
+			}
+			done[user] = true
+			if err := p.notify(ctx, user, m); err != nil {
+				errs = append(errs, fmt.Errorf("user %d: %w", user, err))
+			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// notify enqueues m's notification for an offline user unless a burst window covers it.
 func (p *Policy) notify(ctx context.Context, user int64, m chat.Message) error {
-	s, err := p.o.Presence.Status(ctx, user)
-	if err != nil {
-		return fmt.Errorf("presence: %w", err)
-	}
-	if s != presence.Offline {
-		return nil
-	}
 	first, err := p.o.Burst.First(ctx, user, m.ConversationID, p.o.Window)
 	if err != nil {
 		return fmt.Errorf("burst window: %w", err)

@@ -24,11 +24,68 @@ import (
 // statuses is a Presence with fixed answers; unknown users are offline.
 type statuses map[int64]presence.Status
 
-func (s statuses) Status(_ context.Context, user int64) (presence.Status, error) {
-	if st, ok := s[user]; ok {
-		return st, nil
+func (s statuses) Statuses(_ context.Context, users []int64) ([]presence.Status, error) {
+	out := make([]presence.Status, len(users))
+	for i, u := range users {
+		out[i] = presence.Offline
+		if st, ok := s[u]; ok {
+			out[i] = st
+		}
 	}
-	return presence.Offline, nil
+	return out, nil
+}
+
+// countingStatuses counts the Statuses round trips.
+type countingStatuses struct {
+	statuses
+	calls atomic.Int64
+}
+
+func (c *countingStatuses) Statuses(ctx context.Context, users []int64) ([]presence.Status, error) {
+	c.calls.Add(1)
+	return c.statuses.Statuses(ctx, users)
+}
+
+// A gateway hands the policy a whole stored batch: one presence round trip for the conversation,
+// one burst check per offline member, one job each — for the batch's first message — whoever
+// sent it; members who sent in the batch still hear about the others' messages.
+func TestPolicyBatch(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	q := NewMemory(fast)
+	t.Cleanup(func() { _ = q.Close() })
+	pres := &countingStatuses{statuses: statuses{w.carol: presence.Online}}
+	p, err := NewPolicy(PolicyOptions{Members: w.store, Queue: q, Burst: NewMemoryBurst(nil), Presence: pres,
+		Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+
+	var batch []chat.Message
+	for i := range 10 {
+		batch = append(batch, w.send(t, fmt.Sprint("from alice ", i)))
+	}
+	fromBob, _, err := w.store.Append(t.Context(), chat.Message{ConversationID: w.group.ID, SenderID: w.bob,
+		ClientMsgID: "bob-1", Kind: chat.Text, Body: "from bob"})
+	require.NoError(t, err)
+	other, err := w.store.Direct(t.Context(), w.alice, w.dave)
+	require.NoError(t, err)
+	toDave, _, err := w.store.Append(t.Context(), chat.Message{ConversationID: other.ID, SenderID: w.alice,
+		ClientMsgID: "dm-1", Kind: chat.Text, Body: "psst"})
+	require.NoError(t, err)
+	p.OnCreated(t.Context(), append(batch, fromBob, toDave))
+
+	assert.Equal(t, int64(2), pres.calls.Load(), "one Statuses round trip per conversation")
+	got := map[[2]int64]int64{} // (user, conversation) → seq notified
+	for _, j := range drain(t, q) {
+		_, dup := got[[2]int64{j.UserID, j.ConversationID}]
+		assert.False(t, dup, "one job per user and conversation")
+		got[[2]int64{j.UserID, j.ConversationID}] = j.Seq
+	}
+	assert.Equal(t, map[[2]int64]int64{
+		{w.bob, w.group.ID}:   batch[0].Seq, // offline; the batch's first message
+		{w.dave, w.group.ID}:  batch[0].Seq,
+		{w.alice, w.group.ID}: fromBob.Seq, // offline too: bob's message is news to her
+		{w.dave, other.ID}:    toDave.Seq,
+	}, got, "carol is online")
 }
 
 // world is a store with alice, bob, carol and dave in a group, alice writing.
@@ -99,9 +156,9 @@ func TestPolicy(t *testing.T) {
 			require.NoError(t, err)
 
 			first := w.send(t, "hello there")
-			p.OnCreated(t.Context(), first)
+			p.OnCreated(t.Context(), []chat.Message{first})
 			for i := range 19 {
-				p.OnCreated(t.Context(), w.send(t, fmt.Sprint("burst ", i)))
+				p.OnCreated(t.Context(), []chat.Message{w.send(t, fmt.Sprint("burst ", i))})
 			}
 			jobs := drain(t, q)
 			require.Len(t, jobs, 1, "a burst of 20 messages is one notification, to bob only")
@@ -119,11 +176,11 @@ func TestPolicy(t *testing.T) {
 				ClientMsgID: "edit-1", Kind: chat.Edit, Body: "hello!", RefSeq: first.Seq})
 			require.NoError(t, err)
 			time.Sleep(1100 * time.Millisecond) // the window ended
-			p.OnCreated(t.Context(), edit)
+			p.OnCreated(t.Context(), []chat.Message{edit})
 			assert.Empty(t, drain(t, q))
 
 			// After the window, the next message notifies again.
-			p.OnCreated(t.Context(), w.send(t, "still there?"))
+			p.OnCreated(t.Context(), []chat.Message{w.send(t, "still there?")})
 			jobs = drain(t, q)
 			require.Len(t, jobs, 1)
 			assert.Equal(t, w.bob, jobs[0].UserID)
@@ -151,10 +208,10 @@ func TestPolicyEnqueueFailureDoesNotUseUpTheWindow(t *testing.T) {
 	p, err := NewPolicy(PolicyOptions{Members: w.store, Queue: q, Burst: NewMemoryBurst(nil),
 		Presence: statuses{w.carol: presence.Online, w.dave: presence.Online}, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	p.OnCreated(t.Context(), w.send(t, "lost"))
+	p.OnCreated(t.Context(), []chat.Message{w.send(t, "lost")})
 	assert.InDelta(t, 1, testutil.ToFloat64(p.errs), 0)
 	q.ok.Store(true)
-	p.OnCreated(t.Context(), w.send(t, "next"))
+	p.OnCreated(t.Context(), []chat.Message{w.send(t, "next")})
 	jobs := drain(t, q)
 	require.Len(t, jobs, 1, "the next message notifies")
 	assert.Equal(t, "next", jobs[0].Preview)
@@ -315,7 +372,7 @@ func TestOfflineBurstEndToEnd(t *testing.T) {
 				Presence: statuses{w.bob: presence.Online, w.carol: presence.Online}, Logger: slog.New(slog.DiscardHandler)})
 			require.NoError(t, err)
 			for i := range 20 {
-				p.OnCreated(t.Context(), w.send(t, fmt.Sprint("m", i)))
+				p.OnCreated(t.Context(), []chat.Message{w.send(t, fmt.Sprint("m", i))})
 			}
 			require.Eventually(t, func() bool { return len(rec.delivered()) == 1 }, waitFor, 10*time.Millisecond)
 			time.Sleep(300 * time.Millisecond)

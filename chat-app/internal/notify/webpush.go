@@ -9,66 +9,43 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/SherClockHolmes/webpush-go"
+
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 )
 
-// Subscriptions are the Web Push subscriptions of each user (PushSubscription.toJSON() of the
-// browser). MemorySubscriptions is the in-process store; a PostgreSQL table and an API route to
-// register a subscription are a follow-up.
+// Subscriptions are the Web Push subscriptions of each user, as the sender needs them.
+// PushStoreSubscriptions reads them from a chat.PushStore: the one chat-api registers them in
+// (POST /v1/push/subscriptions).
 type Subscriptions interface {
 	Subscriptions(ctx context.Context, user int64) ([]webpush.Subscription, error)
 	// Remove drops a subscription the push service said is gone.
 	Remove(ctx context.Context, user int64, endpoint string) error
 }
 
-// MemorySubscriptions is Subscriptions in process memory.
-type MemorySubscriptions struct {
-	mu   sync.Mutex
-	subs map[int64][]webpush.Subscription
-}
-
-// NewMemorySubscriptions returns an empty store.
-func NewMemorySubscriptions() *MemorySubscriptions {
-	return &MemorySubscriptions{subs: map[int64][]webpush.Subscription{}}
-}
-
-// Add stores s for user, replacing a subscription with the same endpoint.
-func (m *MemorySubscriptions) Add(_ context.Context, user int64, s webpush.Subscription) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	list := m.subs[user]
-	for i := range list {
-		if list[i].Endpoint == s.Endpoint {
-			list[i] = s
-			return nil
-		}
-	}
-	m.subs[user] = append(list, s)
-	return nil
-}
+// PushStoreSubscriptions adapts a chat.PushStore (PostgreSQL in chat-notifier) to Subscriptions.
+type PushStoreSubscriptions struct{ Store chat.PushStore }
 
 // Subscriptions implements Subscriptions.
-func (m *MemorySubscriptions) Subscriptions(_ context.Context, user int64) ([]webpush.Subscription, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]webpush.Subscription(nil), m.subs[user]...), nil
+func (p PushStoreSubscriptions) Subscriptions(ctx context.Context, user int64) ([]webpush.Subscription, error) {
+	subs, err := p.Store.PushSubscriptions(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]webpush.Subscription, len(subs))
+	for i, s := range subs {
+		out[i] = webpush.Subscription{Endpoint: s.Endpoint, Keys: webpush.Keys{P256dh: s.P256dh, Auth: s.Auth}}
+	}
+	return out, nil
 }
 
-// Remove implements Subscriptions.
-func (m *MemorySubscriptions) Remove(_ context.Context, user int64, endpoint string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	list := m.subs[user][:0:0]
-	for _, s := range m.subs[user] {
-		if s.Endpoint != endpoint {
-			list = append(list, s)
-		}
-	}
-	m.subs[user] = list
-	return nil
+// Remove implements Subscriptions. It deletes the subscription only if it still belongs to user:
+// one that moved to another user in the meantime stays, and their next push prunes it if it is
+// really gone.
+func (p PushStoreSubscriptions) Remove(ctx context.Context, user int64, endpoint string) error {
+	return p.Store.DeletePushSubscription(ctx, user, endpoint)
 }
 
 // WebPushOptions configure a WebPushSender. Subscriptions and the VAPID keys are required.

@@ -26,6 +26,20 @@ func TestContract(t *testing.T) {
 	})
 }
 
+func TestPushContract(t *testing.T) {
+	chattest.RunPush(t, func(t *testing.T) chattest.PushStore {
+		env := testkit.Postgres(t)
+		_, err := pgstore.Migrate(t.Context(), env.Pool)
+		require.NoError(t, err)
+		ids, err := snowflake.New(1, nil)
+		require.NoError(t, err)
+		return struct {
+			*pgstore.Store
+			*pgstore.PushStore
+		}{pgstore.New(env.Pool, ids), pgstore.NewPushStore(env.Pool)}
+	})
+}
+
 func versions(t *testing.T, env testkit.PostgresEnv) []int {
 	t.Helper()
 	rows, err := env.Pool.Query(context.Background(), "SELECT version FROM schema_migrations ORDER BY version")
@@ -45,11 +59,11 @@ func TestMigrateTwiceAppliesOnce(t *testing.T) {
 	env := testkit.Postgres(t)
 	applied, err := pgstore.Migrate(t.Context(), env.Pool)
 	require.NoError(t, err)
-	assert.Equal(t, []int{1, 2}, applied)
+	assert.Equal(t, []int{1, 2, 3}, applied)
 	applied, err = pgstore.Migrate(t.Context(), env.Pool)
 	require.NoError(t, err)
 	assert.Empty(t, applied, "the second run finds everything applied")
-	assert.Equal(t, []int{1, 2}, versions(t, env))
+	assert.Equal(t, []int{1, 2, 3}, versions(t, env))
 }
 
 func TestConcurrentMigrate(t *testing.T) {
@@ -75,6 +89,6 @@ func TestConcurrentMigrate(t *testing.T) {
 			count[v]++
 		}
 	}
-	assert.Equal(t, map[int]int{1: 1, 2: 1}, count, "each migration applied by exactly one migrator")
-	assert.Equal(t, []int{1, 2}, versions(t, env))
+	assert.Equal(t, map[int]int{1: 1, 2: 1, 3: 1}, count, "each migration applied by exactly one migrator")
+	assert.Equal(t, []int{1, 2, 3}, versions(t, env))
 }

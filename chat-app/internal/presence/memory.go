@@ -130,15 +130,32 @@ func (m *Memory) Status(_ context.Context, user int64) (Status, error) {
 	if m.closed {
 		return "", ErrClosed
 	}
+	return m.status(user, m.o.Now()), nil
+}
+
+// Statuses implements Tracker.
+func (m *Memory) Statuses(_ context.Context, users []int64) ([]Status, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	out, now := make([]Status, len(users)), m.o.Now()
+	for i, u := range users {
+		out[i] = m.status(u, now)
+	}
+	return out, nil
+}
+
+func (m *Memory) status(user int64, now time.Time) Status {
 	u := m.users[user]
 	if u == nil {
-		return Offline, nil
+		return Offline
 	}
-	now := m.o.Now()
 	if cur := live(u, now); cur != Offline || u.offAt.IsZero() || !now.Before(u.offAt) {
-		return cur, nil
+		return cur
 	}
-	return u.reported, nil // within Grace
+	return u.reported // within Grace
 }
 
 // Sweep expires connections whose TTL passed and reports offline users whose Grace is over.

@@ -53,6 +53,9 @@ type Tracker interface {
 	Heartbeat(ctx context.Context, user int64, conn string, away bool) error
 	Disconnect(ctx context.Context, user int64, conn string) error
 	Status(ctx context.Context, user int64) (Status, error)
+	// Statuses is Status of each of users, in one round trip (the notification policy asks for
+	// every member of a conversation at once).
+	Statuses(ctx context.Context, users []int64) ([]Status, error)
 }
 
 // Options configure a tracker. The zero value of each field means its default.

@@ -196,6 +196,40 @@ func (r *Redis) Status(ctx context.Context, user int64) (Status, error) {
 	return Status(res), nil
 }
 
+// Statuses implements Tracker: the status script of every user in one pipeline. EVALSHA fails
+// with NOSCRIPT until the script is cached (a fresh or flushed Redis): then it is loaded and the
+// pipeline runs once more.
+func (r *Redis) Statuses(ctx context.Context, users []int64) ([]Status, error) {
+	for attempt := 0; ; attempt++ {
+		cmds := make([]*redis.Cmd, len(users))
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, u := range users {
+				keys := []string{r.userKey(u, "conns"), r.userKey(u, "status"), r.prefix + "pending"}
+				cmds[i] = statusScript.EvalSha(ctx, p, keys, r.userKey(u, "c:"), u)
+			}
+			return nil
+		})
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0 {
+			if err := statusScript.Load(ctx, r.client).Err(); err != nil {
+				return nil, fmt.Errorf("presence statuses: load script: %w", err)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("presence statuses of %d users: %w", len(users), err)
+		}
+		out := make([]Status, len(users))
+		for i, c := range cmds {
+			v, err := c.Text()
+			if err != nil {
+				return nil, fmt.Errorf("presence status user %d: %w", users[i], err)
+			}
+			out[i] = Status(v)
+		}
+		return out, nil
+	}
+}
+
 // sweepBatch bounds the work of one Sweep; the rest waits for the next.
 const sweepBatch = 1000
 

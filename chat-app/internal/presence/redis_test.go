@@ -17,7 +17,7 @@ import (
 // generous Eventually bounds.
 const (
 	redisGrace = 400 * time.Millisecond
-	redisTTL   = 600 * time.Millisecond
+	redisTTL   = 1200 * time.Millisecond // well above the 1.5 grace that ReconnectWithinGraceIsSilent sleeps with a live connection
 )
 
 func newRedisTracker(t *testing.T, env testkit.RedisEnv, seen *recorder) *presence.Redis {

@@ -51,6 +51,10 @@ func runSuite(t *testing.T, newH newHarness) {
 		t.Helper()
 		s, err := h.tracker.Status(ctx, user)
 		require.NoError(t, err)
+		// Statuses agrees, for this user among others (an unknown user is offline).
+		all, err := h.tracker.Statuses(ctx, []int64{987654321, user, user})
+		require.NoError(t, err)
+		require.Equal(t, []presence.Status{presence.Offline, s, s}, all, "Statuses of user %d", user)
 		return s
 	}
 

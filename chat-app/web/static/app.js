@@ -1,7 +1,8 @@
 // chat-app web client: HTTP API (docs/openapi.yaml) for accounts, contacts, conversations and
 // history; the WebSocket gateway (docs/protocol.md) for live delivery, sync, receipts, typing and
-// presence. IDs are strings everywhere (JavaScript numbers lose integers above 2^53); seqs are
-// numbers. No framework, no build step.
+// presence; a service worker (sw.js) and the Push API for notifications while the app is closed.
+// IDs are strings everywhere (JavaScript numbers lose integers above 2^53); seqs are numbers. No
+// framework, no build step.
 "use strict";
 
 (() => {
@@ -48,10 +49,11 @@
   }
 
   // ---- HTTP API -------------------------------------------------------------------------------
-  async function api(method, path, body) {
+  // token: the session's by default; logging out passes the one it is about to forget.
+  async function api(method, path, body, token = S.token) {
     const headers = { "Accept": "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (S.token) headers["Authorization"] = "Bearer " + S.token;
+    if (token) headers["Authorization"] = "Bearer " + token;
     const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     if (res.status === 401 && S.token && !path.startsWith("/v1/login")) {
       logout("Your session expired; please log in again.");
@@ -88,10 +90,19 @@
     }
   });
 
-  $("logout-btn").addEventListener("click", () => logout(""));
+  // Logging out on purpose also takes this browser's notifications away from the account (the
+  // next person here should not see its previews); an expired session keeps them.
+  $("logout-btn").addEventListener("click", () => {
+    if (S.pushKey) disablePush(S.token).catch((e) => console.warn("push off at logout", e));
+    logout("");
+  });
 
   function logout(reason) {
     S.token = "";
+    S.pushKey = "";
+    $("push-box").hidden = true;
+    delete $("push-box").dataset.push;
+    pushError("");
     S.me = null;
     sessionStorage.removeItem("chat.token");
     sessionStorage.removeItem("chat.user");
@@ -120,6 +131,23 @@
     connect();
     S.pollTimer = setInterval(() => { refreshConversations().catch(() => {}); }, POLL_MS);
     S.outboxTimer = setInterval(retryStale, 2000);
+    initPush();
+    openFromHash();
+  }
+
+  // A notification's link (sw.js) is /#conversation=<id>: open that conversation, then drop the
+  // hash so a reload does not open it again.
+  function openFromHash() {
+    const m = /^#conversation=([1-9][0-9]*)$/.exec(location.hash);
+    if (!m || !S.token) return;
+    history.replaceState(null, "", location.pathname + location.search);
+    openWhenLoaded(m[1]);
+  }
+  window.addEventListener("hashchange", openFromHash);
+
+  async function openWhenLoaded(id) {
+    if (!S.convs.has(id)) await refreshConversations().catch(() => {});
+    if (S.convs.has(id)) openConversation(id);
   }
 
   // ---- contacts and presence ------------------------------------------------------------------
@@ -523,6 +551,108 @@
     const el = $("typing-indicator");
     el.textContent = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : `${names.join(", ")} are typing…`;
     el.dataset.active = names.length ? "true" : "false";
+  }
+
+  // ---- Web Push notifications -----------------------------------------------------------------
+  // The "Notifications" switch shows when the browser has the Push API and the server has a VAPID
+  // key (GET /v1/push/key; 404 means push is off there). On: register sw.js, subscribe with the
+  // key as applicationServerKey, and register the subscription (POST /v1/push/subscriptions;
+  // chat-notifier pushes to it). Off: unsubscribe, and DELETE it. A subscription belongs to the
+  // browser profile, not the account: after a log-in it is registered again for whoever logged
+  // in (the server moves it to them).
+  const pushSupported = "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+
+  function pushError(text) {
+    $("push-error").textContent = text;
+    $("push-error").hidden = !text;
+  }
+
+  // base64url (padded or not) to bytes, as applicationServerKey wants them.
+  function base64urlBytes(s) {
+    const b64 = s.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
+    return Uint8Array.from(atob(b64 + "===".slice((b64.length + 3) % 4)), (c) => c.charCodeAt(0));
+  }
+
+  function subscribedWith(sub, key) {
+    const have = sub.options && sub.options.applicationServerKey;
+    if (!have) return true; // the browser does not say: assume ours
+    const a = new Uint8Array(have), b = base64urlBytes(key);
+    return a.length === b.length && a.every((x, i) => x === b[i]);
+  }
+
+  // The switch's data-push says why it shows or not: unsupported (no Push API here), off (the
+  // server has no key), unavailable (the service worker failed) or ready.
+  async function initPush() {
+    const box = $("push-box");
+    if (!pushSupported) { box.dataset.push = "unsupported"; return; }
+    let key;
+    try {
+      key = (await api("GET", "/v1/push/key")).public_key;
+    } catch {
+      box.dataset.push = "off"; // 404: push is not configured on this server
+      return;
+    }
+    try {
+      const reg = await navigator.serviceWorker.register("/sw.js");
+      let sub = await reg.pushManager.getSubscription();
+      if (sub && !subscribedWith(sub, key)) { // the server's key changed: that subscription is useless
+        await sub.unsubscribe();
+        sub = null;
+      }
+      if (!S.token) return; // logged out meanwhile
+      if (sub && Notification.permission === "granted") await api("POST", "/v1/push/subscriptions", sub.toJSON());
+      S.pushKey = key;
+      $("push-toggle").checked = !!sub && Notification.permission === "granted";
+      box.dataset.push = "ready";
+      box.hidden = false;
+    } catch (e) {
+      box.dataset.push = "unavailable";
+      console.warn("web push unavailable", e);
+    }
+  }
+
+  async function enablePush() {
+    if (await Notification.requestPermission() !== "granted") throw new Error("the browser blocks notifications for this site");
+    const reg = await navigator.serviceWorker.register("/sw.js");
+    const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64urlBytes(S.pushKey) });
+    try {
+      await api("POST", "/v1/push/subscriptions", sub.toJSON());
+    } catch (e) {
+      await sub.unsubscribe().catch(() => {});
+      throw e;
+    }
+  }
+
+  // disablePush unsubscribes first, so the browser stops getting pushes whatever the server says;
+  // if the DELETE fails, the push service's 404/410 at the next push lets the notifier forget it.
+  async function disablePush(token = S.token) {
+    const reg = await navigator.serviceWorker.getRegistration("/");
+    const sub = reg && await reg.pushManager.getSubscription();
+    if (!sub) return;
+    const endpoint = sub.endpoint;
+    await sub.unsubscribe();
+    await api("DELETE", "/v1/push/subscriptions", { endpoint }, token).catch((e) => console.warn("unregister push", e));
+  }
+
+  $("push-toggle").addEventListener("change", async (ev) => {
+    const box = ev.target, on = box.checked;
+    box.disabled = true;
+    pushError("");
+    try {
+      if (on) await enablePush(); else await disablePush();
+    } catch (e) {
+      box.checked = !on;
+      pushError("Notifications: " + e.message);
+    } finally {
+      box.disabled = false;
+    }
+  });
+
+  // A click on a notification while the app is open: sw.js focuses this tab and names the chat.
+  if (pushSupported) {
+    navigator.serviceWorker.onmessage = (ev) => {
+      if (S.token && ev.data && ev.data.type === "open-conversation") openWhenLoaded(String(ev.data.conversation_id));
+    };
   }
 
   // ---- the socket -----------------------------------------------------------------------------
