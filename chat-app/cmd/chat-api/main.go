@@ -12,6 +12,7 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/app"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/auth"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/snowflake"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/web"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/boot"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
 )
@@ -75,7 +76,10 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 	}
 	a, err := app.New(ctx, app.Options{API: true, DatabaseURL: cfg.DatabaseURL, Migrate: true, RedisURL: cfg.RedisURL,
 		KeyPrefix: cfg.KeyPrefix, Secret: secret, TokenTTL: cfg.TokenTTL, NodeID: cfg.NodeID, LoginPerMinute: perMinute, LoginBurst: cfg.LoginBurst,
-		VAPIDPublicKey: cfg.VAPIDPublicKey, PushHosts: cfg.PushHosts, Logger: logger, Registerer: s.Telemetry.Registry})
+		VAPIDPublicKey: cfg.VAPIDPublicKey, PushHosts: cfg.PushHosts, Logger: logger, Registerer: s.Telemetry.Registry,
+		// The web client at /; its WebSocket is /ws on the same origin, which the load balancer
+		// routes to the gateways (level-0 nginx, level-1/2 routes).
+		Web: web.Handler(web.Options{})})
 	if err != nil {
 		return err
 	}

@@ -99,6 +99,13 @@ func signup(t *testing.T, base string) {
 func TestRunInMemory(t *testing.T) {
 	base, stop := start(t, map[string]string{})
 	signup(t, base)
+	res, err := http.Get(base + "/")
+	require.NoError(t, err)
+	page, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Contains(t, string(page), "<html", "the API serves the web client at /")
 	require.NoError(t, stop(), "a signal drains and returns nil")
 }
 
