@@ -15,9 +15,11 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 )
 
-// Publisher hands a newly stored message to the live feed (the gateway's fan-out).
+// Publisher hands a newly stored message to the live feed (the gateway's fan-out), and tells a
+// user's connected sessions about a membership change so they start or stop that conversation.
 type Publisher interface {
 	Publish(ctx context.Context, m chat.Message) error
+	Membership(ctx context.Context, conv, user int64, added bool) error
 }
 
 // Options configure an API. Zero values take the defaults in brackets.

@@ -38,9 +38,27 @@ func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 
 // publisher records what the API publishes; err makes Publish fail.
 type publisher struct {
-	mu  sync.Mutex
-	got []chat.Message
-	err error
+	mu      sync.Mutex
+	got     []chat.Message
+	members []string // "<conv>:<user>:added|removed"
+	err     error
+}
+
+func (p *publisher) Membership(_ context.Context, conv, user int64, added bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	change := "removed"
+	if added {
+		change = "added"
+	}
+	p.members = append(p.members, fmt.Sprintf("%d:%d:%s", conv, user, change))
+	return p.err
+}
+
+func (p *publisher) memberships() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.members...)
 }
 
 func (p *publisher) Publish(_ context.Context, m chat.Message) error {
@@ -319,6 +337,18 @@ func flows(t *testing.T, h *harness) {
 		h.call(t, alice.token, "DELETE", fmt.Sprintf("%s/%s", path, alice.user.ID), nil).problem(t, http.StatusForbidden)
 		h.call(t, alice.token, "DELETE", path+"/007", nil).problem(t, http.StatusBadRequest)
 		h.call(t, alice.token, "POST", fmt.Sprintf("/v1/conversations/%s/members", direct.ID), api.AddMemberRequest{UserID: carol.user.ID}).problem(t, http.StatusBadRequest)
+
+		// Each successful change was announced to the users it concerns, and only those.
+		ann := func(u account, change string) string { return fmt.Sprintf("%s:%s:%s", group.ID, u.user.ID, change) }
+		var got []string
+		for _, m := range h.pub.memberships() {
+			if strings.HasPrefix(m, group.ID.String()+":") {
+				got = append(got, m)
+			}
+		}
+		assert.Equal(t, []string{ann(alice, "added"), ann(bob, "added"), ann(carol, "added"), ann(dave, "added"),
+			ann(dave, "removed"), ann(carol, "removed")}, got)
+		assert.Contains(t, h.pub.memberships(), fmt.Sprintf("%s:%s:added", direct.ID, bob.user.ID), "a direct conversation too")
 	})
 
 	t.Run("send is idempotent over HTTP", func(t *testing.T) {

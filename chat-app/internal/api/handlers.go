@@ -155,6 +155,11 @@ func (a *API) direct(w http.ResponseWriter, r *http.Request) {
 	}
 	me := userID(r)
 	c, err := a.store.Direct(r.Context(), me, int64(req.UserID))
+	if err == nil {
+		// Announced on every call, also for an existing one: cheap, and a client ignores a
+		// conversation it has.
+		a.announce(r, c.ID, true, me, int64(req.UserID))
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -187,6 +192,7 @@ func (a *API) group(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	a.announce(r, c.ID, true, append([]int64{me}, ids...)...)
 	m, err := a.store.Member(r.Context(), c.ID, me)
 	if err != nil {
 		a.fail(w, r, err)
@@ -234,6 +240,7 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	a.announce(r, conv, true, int64(req.UserID))
 	m, err := a.store.Member(r.Context(), conv, int64(req.UserID))
 	if err != nil {
 		a.fail(w, r, err)
@@ -256,7 +263,29 @@ func (a *API) removeMember(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	a.announce(r, conv, false, user)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// announce tells the users' connected sessions that they were added to (or removed from) conv.
+// Like a message's publish it is best effort and logged: a client also finds new conversations
+// in GET /v1/conversations, and a removed member's sync is refused (not_member).
+func (a *API) announce(r *http.Request, conv int64, added bool, users ...int64) {
+	if a.publisher == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.pubWait)
+	defer cancel()
+	seen := map[int64]bool{}
+	for _, u := range users {
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
+		if err := a.publisher.Membership(ctx, conv, u, added); err != nil {
+			a.log.WarnContext(ctx, "announce membership", "conversation_id", conv, "user_id", u, "added", added, "err", err)
+		}
+	}
 }
 
 // history pages back through a conversation, newest first: before_seq (exclusive; 0 or absent =

@@ -134,6 +134,12 @@ func (c *conn) run(authHeader string) {
 	c.mu.Lock()
 	subs := c.subs
 	c.subs = nil
+	for _, st := range c.convs {
+		if st.cancel != nil {
+			subs = append(subs, st.cancel)
+		}
+	}
+	c.convs = map[int64]*convState{}
 	c.mu.Unlock()
 	for _, cancel := range subs {
 		cancel()
@@ -270,12 +276,19 @@ func (c *conn) presenceSnapshot(ctx context.Context) {
 		c.log.Warn("presence snapshot", "err", err)
 		return
 	}
-	for _, u := range contacts {
-		s, err := p.Status(ctx, u.ID)
-		if err != nil || (string(s) != string(protocol.StatusOnline) && string(s) != string(protocol.StatusAway)) {
-			continue
+	ids := make([]int64, len(contacts))
+	for i, u := range contacts {
+		ids[i] = u.ID
+	}
+	statuses, err := p.Statuses(ctx, ids)
+	if err != nil {
+		c.log.Warn("presence snapshot", "err", err)
+		return
+	}
+	for i, s := range statuses {
+		if string(s) == string(protocol.StatusOnline) || string(s) == string(protocol.StatusAway) {
+			c.enqueue(protocol.Presence{UserID: protocol.ID(ids[i]), Status: protocol.PresenceStatus(s)})
 		}
-		c.enqueue(protocol.Presence{UserID: protocol.ID(u.ID), Status: protocol.PresenceStatus(s)})
 	}
 }
 
@@ -392,6 +405,20 @@ func (p Publisher) Publish(ctx context.Context, m chat.Message) error {
 		return fmt.Errorf("encode message: %w", err)
 	}
 	return p.Bus.Publish(ctx, fanout.ConversationTopic(m.ConversationID), fanout.Event{Seq: m.Seq, From: m.SenderID, Frame: b})
+}
+
+// Membership implements api.Publisher: a membership frame on the user's topic, which every
+// gateway holding one of the user's sessions receives (onUserEvent).
+func (p Publisher) Membership(ctx context.Context, conv, user int64, added bool) error {
+	change := protocol.MembershipRemoved
+	if added {
+		change = protocol.MembershipAdded
+	}
+	b, err := protocol.Encode(protocol.Membership{ConversationID: protocol.ID(conv), UserID: protocol.ID(user), Change: change})
+	if err != nil {
+		return err
+	}
+	return p.Bus.Publish(ctx, fanout.UserTopic(user), fanout.Event{Frame: b})
 }
 
 // appendError maps a Store.Append error to the protocol's error frame.
@@ -581,9 +608,18 @@ func (c *conn) pinger() {
 	}
 }
 
-// onUserEvent queues a user-addressed frame (presence, membership change).
+// onUserEvent queues a user-addressed frame (presence, membership change). A removal from a
+// conversation first ends this session's live feed of it, so nothing sent there after the removal
+// reaches a former member; the client drops the conversation when the frame arrives.
 func (c *conn) onUserEvent(e fanout.Event) {
-	if !c.q.push(outFrame{b: e.Frame, typ: frameType(e.Frame)}) {
+	typ := frameType(e.Frame)
+	if typ == protocol.TypeMembership {
+		f, err := protocol.DecodeServer(e.Frame)
+		if m, ok := f.(protocol.Membership); err == nil && ok && m.Change == protocol.MembershipRemoved && int64(m.UserID) == c.user {
+			c.unsubscribe(int64(m.ConversationID))
+		}
+	}
+	if !c.q.push(outFrame{b: e.Frame, typ: typ}) {
 		c.slow()
 	}
 }

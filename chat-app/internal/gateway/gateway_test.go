@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
 )
 
@@ -410,4 +411,58 @@ func TestShutdownClosesEveryConnectionWith1001(t *testing.T) {
 	assert.Equal(t, websocket.StatusGoingAway, a.closeStatus())
 	assert.Equal(t, websocket.StatusGoingAway, b.closeStatus())
 	assert.Equal(t, 0.0, testutil.ToFloat64(e.gws[0].m.connections))
+}
+
+// A user added to a group mid-session hears of it at once and syncs it; a user removed stops
+// receiving its messages at once, on every node, before anything else is sent there.
+func TestMembershipChangesReachConnectedSessions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{nodes: 2})
+	ctx := context.Background()
+	u := e.users(t, "alice", "bob", "carol")
+	alice, bob, carol := u[0], u[1], u[2]
+	g, err := e.store.CreateGroup(ctx, alice, "g", []int64{bob})
+	require.NoError(t, err)
+	a := connect(t, e.urls[0], alice)
+	b := connect(t, e.urls[1], bob)
+	c := connect(t, e.urls[1], carol)
+	syncAll(a, map[int64]int64{g.ID: 0})
+	syncAll(b, map[int64]int64{g.ID: 0})
+	pub := Publisher{Bus: e.bus}
+
+	// carol is added (as the API does it: store, then announce) and syncs the new conversation.
+	a.sendText(g.ID, "before-carol", "1")
+	require.NoError(t, e.store.AddMember(ctx, alice, g.ID, carol, chat.RoleMember))
+	require.NoError(t, pub.Membership(ctx, g.ID, carol, true))
+	added := expectFrame[protocol.Membership](c)
+	assert.Equal(t, protocol.Membership{ConversationID: protocol.ID(g.ID), UserID: protocol.ID(carol), Change: protocol.MembershipAdded}, added)
+	c.send(protocol.Sync{Conversations: []protocol.SyncCursor{{ConversationID: protocol.ID(g.ID)}}})
+	a.sendText(g.ID, "with-carol", "2")
+	got := c.messages(map[int64]int64{g.ID: 2})
+	assert.Equal(t, "with-carol", got[g.ID][1].ClientMsgID)
+
+	// bob is removed: his session drops the conversation before alice's next message.
+	require.NoError(t, e.store.RemoveMember(ctx, alice, g.ID, bob))
+	require.NoError(t, pub.Membership(ctx, g.ID, bob, false))
+	for _, want := range []string{"before-carol", "with-carol"} {
+		assert.Equal(t, want, expectMessage(b).ClientMsgID)
+	}
+	removed := expectFrame[protocol.Membership](b)
+	assert.Equal(t, protocol.MembershipRemoved, removed.Change)
+	a.sendText(g.ID, "after-bob", "3")
+	for { // carol's sync_done may come first
+		if m, ok := c.next().(protocol.Message); ok {
+			assert.Equal(t, "after-bob", m.ClientMsgID)
+			break
+		}
+	}
+	// A barrier in another conversation: bob's next message frame is that one, not "after-bob".
+	d, err := e.store.Direct(ctx, alice, bob)
+	require.NoError(t, err)
+	syncAll(b, map[int64]int64{d.ID: 0})
+	a.sendText(d.ID, "barrier", "4")
+	assert.Equal(t, "barrier", expectMessage(b).ClientMsgID, "nothing of the group after the removal")
+	// And a sync cursor for it is refused.
+	b.send(protocol.Sync{Conversations: []protocol.SyncCursor{{ConversationID: protocol.ID(g.ID)}}})
+	b.expectError(protocol.CodeNotMember)
 }

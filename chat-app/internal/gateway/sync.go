@@ -58,7 +58,8 @@ const (
 type convState struct {
 	mode    convMode
 	pending []fanout.Event
-	sent    int64 // highest seq queued to the client; -1 until known
+	sent    int64  // highest seq queued to the client; -1 until known
+	cancel  func() // ends the bus subscription; nil while it is being made
 }
 
 // errHole is a hole the store could not fill (it does not have a seq the feed already announced).
@@ -200,14 +201,34 @@ func (c *conn) subscribe(conv int64, mode convMode) error {
 		c.mu.Unlock()
 		return nil
 	}
-	c.convs[conv] = &convState{mode: mode, sent: -1}
+	st := &convState{mode: mode, sent: -1}
+	c.convs[conv] = st
 	c.mu.Unlock()
 	cancel, err := c.g.o.Bus.Subscribe(fanout.ConversationTopic(conv), func(e fanout.Event) { c.onConvEvent(conv, e) })
 	if err != nil {
 		return fmt.Errorf("subscribe to conversation %d: %w", conv, err)
 	}
-	c.addSub(cancel)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.convs[conv] != st { // unsubscribed (or the session ended) meanwhile
+		cancel()
+		return nil
+	}
+	st.cancel = cancel
 	return nil
+}
+
+// unsubscribe ends the live feed of conv for this session (its user left the conversation).
+// Dropping the state stops delivery at once (onConvEvent ignores unknown conversations); the bus
+// subscription is cancelled on its own goroutine, because unsubscribe runs in a bus handler.
+func (c *conn) unsubscribe(conv int64) {
+	c.mu.Lock()
+	st := c.convs[conv]
+	delete(c.convs, conv)
+	c.mu.Unlock()
+	if st != nil && st.cancel != nil {
+		go st.cancel()
+	}
 }
 
 // syncConversation streams the gap after afterSeq, then sync_done, then what the feed buffered.
@@ -270,6 +291,10 @@ func (c *conn) flush(ctx context.Context, conv, sent int64) error {
 	for {
 		c.mu.Lock()
 		st := c.convs[conv]
+		if st == nil { // unsubscribed: the user left the conversation
+			c.mu.Unlock()
+			return nil
+		}
 		batch := st.pending
 		st.pending = nil
 		if len(batch) == 0 {

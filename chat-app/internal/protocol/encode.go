@@ -38,6 +38,11 @@ func Encode(v ServerFrame) ([]byte, error) {
 			return nil, fmt.Errorf("encode presence: invalid status %q", f.Status)
 		}
 		return marshalTyped(TypePresence, f)
+	case Membership:
+		if f.Change != MembershipAdded && f.Change != MembershipRemoved {
+			return nil, fmt.Errorf("encode membership: invalid change %q", f.Change)
+		}
+		return marshalTyped(TypeMembership, f)
 	case ErrorFrame:
 		return marshalTyped(TypeError, f)
 	case Pong:
@@ -196,6 +201,8 @@ func DecodeServer(b []byte) (ServerFrame, error) {
 		return decodeInto[Receipt](b)
 	case TypePresence:
 		return decodeInto[Presence](b)
+	case TypeMembership:
+		return decodeInto[Membership](b)
 	case TypeError:
 		return decodeInto[ErrorFrame](b)
 	case TypePong:

@@ -26,8 +26,10 @@ const (
 	TypeSyncDone FrameType = "sync_done"
 	TypeReceipt  FrameType = "receipt"
 	TypePresence FrameType = "presence"
-	TypeError    FrameType = "error"
-	TypePong     FrameType = "pong"
+	// TypeMembership tells a user's sessions they were added to or removed from a conversation.
+	TypeMembership FrameType = "membership"
+	TypeError      FrameType = "error"
+	TypePong       FrameType = "pong"
 )
 
 // Limits of the protocol. The defaults are in DefaultLimits.
@@ -226,6 +228,25 @@ type Presence struct {
 	Status PresenceStatus `json:"status"`
 }
 
+// MembershipChange is what happened to a user's membership.
+type MembershipChange string
+
+// Membership changes.
+const (
+	MembershipAdded   MembershipChange = "added"
+	MembershipRemoved MembershipChange = "removed"
+)
+
+// Membership is pushed to every session of a user added to or removed from a conversation (group
+// created, member added, member removed or left, direct conversation started). After "added" a
+// client syncs the conversation (a sync cursor with after_seq 0); after "removed" the server has
+// already stopped its live feed of it.
+type Membership struct {
+	ConversationID ID               `json:"conversation_id"`
+	UserID         ID               `json:"user_id"`
+	Change         MembershipChange `json:"change"`
+}
+
 // ErrorFrame reports a rejected frame. Ref is the client_msg_id of the
 // rejected send/edit/delete, or else the type of the rejected frame.
 type ErrorFrame struct {
@@ -247,6 +268,7 @@ func (SyncDone) FrameType() FrameType   { return TypeSyncDone }
 func (UserTyping) FrameType() FrameType { return TypeTyping }
 func (Receipt) FrameType() FrameType    { return TypeReceipt }
 func (Presence) FrameType() FrameType   { return TypePresence }
+func (Membership) FrameType() FrameType { return TypeMembership }
 func (ErrorFrame) FrameType() FrameType { return TypeError }
 func (Pong) FrameType() FrameType       { return TypePong }
 
@@ -257,5 +279,6 @@ func (SyncDone) serverFrame()   {}
 func (UserTyping) serverFrame() {}
 func (Receipt) serverFrame()    {}
 func (Presence) serverFrame()   {}
+func (Membership) serverFrame() {}
 func (ErrorFrame) serverFrame() {}
 func (Pong) serverFrame()       {}

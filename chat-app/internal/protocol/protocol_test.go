@@ -60,6 +60,8 @@ func TestServerFramesRoundTrip(t *testing.T) {
 		UserTyping{ConversationID: 6, UserID: bigID},
 		Receipt{ConversationID: 6, UserID: 3, Kind: ReceiptRead, Seq: 44},
 		Presence{UserID: bigID, Status: StatusAway},
+		Membership{ConversationID: bigID, UserID: 3, Change: MembershipAdded},
+		Membership{ConversationID: 6, UserID: bigID, Change: MembershipRemoved},
 		ErrorFrame{Code: CodeRateLimited, Message: "slow down", Ref: "c-9", RetryAfterMS: 1500},
 		Pong{Nonce: "n1"},
 		Pong{},
@@ -280,6 +282,8 @@ func TestEncodeRejectsInvalid(t *testing.T) {
 	_, err = Encode(Receipt{Kind: "seen"})
 	assert.Error(t, err)
 	_, err = Encode(Presence{Status: "busy"})
+	assert.Error(t, err)
+	_, err = Encode(Membership{Change: "promoted"})
 	assert.Error(t, err)
 	_, err = EncodeClient(nil)
 	assert.Error(t, err)

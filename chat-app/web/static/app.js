@@ -12,7 +12,7 @@
   const RETRY_AFTER_MS = 10000;  // resend an unacknowledged send (protocol §6)
   const TYPING_EVERY_MS = 3000;  // at most one typing frame per 3 s per conversation (§8)
   const TYPING_SHOW_MS = 6000;   // show "is typing" for 6 s after the last event (§8)
-  const POLL_MS = 3000;          // new conversations: the gateway announces none, so poll the API
+  const POLL_MS = 30000;         // new conversations are announced (membership frames); polling is the fallback
   const FINAL_ERRORS = new Set(["not_member", "invalid_ref", "forbidden", "message_too_large", "invalid_frame"]);
 
   // ---- state ----------------------------------------------------------------------------------
@@ -788,6 +788,21 @@
         if (S.open === cv.id) renderMessages(false);
         break;
       }
+      case "membership": // protocol §9: added to or removed from a conversation
+        if (f.user_id !== S.me.id) break;
+        if (f.change === "added") refreshConversations().catch(() => {});
+        if (f.change === "removed" && S.convs.has(f.conversation_id)) {
+          S.convs.delete(f.conversation_id);
+          if (S.open === f.conversation_id) {
+            S.open = "";
+            $("chat-title").textContent = "You left this conversation";
+            delete $("chat-title").dataset.conversationId;
+            $("composer").hidden = true;
+            renderMessages(true);
+          }
+          renderConversations();
+        }
+        break;
       case "presence":
         S.presence.set(f.user_id, f.status);
         renderContacts();
