@@ -137,7 +137,9 @@ func storeName(o options) string {
 func oursDial(ctx context.Context, addr, token string) (*websocket.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(dctx, "ws://"+addr+"/ws", &websocket.DialOptions{
+	// batch=1, as the web client: frames that queued meanwhile come in one WebSocket message,
+	// '\n'-separated — the same merging Centrifugo's JSON protocol does (protocol.md §1).
+	ws, _, err := websocket.Dial(dctx, "ws://"+addr+"/ws?batch=1", &websocket.DialOptions{
 		HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
 	if err != nil {
 		return nil, fmt.Errorf("ours: dial: %w", err)
@@ -225,11 +227,13 @@ func (c *collector) receive(ctx context.Context, ws *websocket.Conn, conv string
 				c.done(t, websocket.CloseStatus(err) == 4008)
 				return
 			}
-			if !bytes.Contains(b, msgKey) {
-				continue
-			}
-			if sent, ok := stamp(b, bodyKey); ok {
-				c.record(t, sent, at)
+			for line := range bytes.SplitSeq(b, []byte("\n")) {
+				if !bytes.Contains(line, msgKey) {
+					continue
+				}
+				if sent, ok := stamp(line, bodyKey); ok {
+					c.record(t, sent, at)
+				}
 			}
 		}
 	}()
@@ -290,35 +294,42 @@ var errSenderClosed = errors.New("sender socket closed")
 func (s *sender) read() {
 	defer close(s.done)
 	for {
-		_, b, err := s.ws.Read(context.Background())
+		_, msg, err := s.ws.Read(context.Background())
 		if err != nil {
 			return
 		}
-		// Only answers are decoded; the socket may also carry the group's messages.
-		isAck := bytes.Contains(b, ackKey)
-		if !isAck && !bytes.Contains(b, errorKey) {
-			continue
+		for b := range bytes.SplitSeq(msg, []byte("\n")) {
+			s.answer(b)
 		}
-		var f struct {
-			ClientMsgID string `json:"client_msg_id"`
-			Ref         string `json:"ref"`
-			Code        string `json:"code"`
-		}
-		if json.Unmarshal(b, &f) != nil {
-			continue
-		}
-		id, answer := f.ClientMsgID, error(nil)
-		if !isAck {
-			s.firstErr.CompareAndSwap(nil, string(b))
-			id, answer = f.Ref, errors.New("error frame: "+f.Code)
-		}
-		s.mu.Lock()
-		ch := s.pending[id]
-		delete(s.pending, id)
-		s.mu.Unlock()
-		if ch != nil {
-			ch <- answer
-		}
+	}
+}
+
+// answer completes the pending send a frame answers, if it is an ack or an error. Only answers
+// are decoded; the socket also carries the group's messages.
+func (s *sender) answer(b []byte) {
+	isAck := bytes.Contains(b, ackKey)
+	if !isAck && !bytes.Contains(b, errorKey) {
+		return
+	}
+	var f struct {
+		ClientMsgID string `json:"client_msg_id"`
+		Ref         string `json:"ref"`
+		Code        string `json:"code"`
+	}
+	if json.Unmarshal(b, &f) != nil {
+		return
+	}
+	id, answer := f.ClientMsgID, error(nil)
+	if !isAck {
+		s.firstErr.CompareAndSwap(nil, string(b))
+		id, answer = f.Ref, errors.New("error frame: "+f.Code)
+	}
+	s.mu.Lock()
+	ch := s.pending[id]
+	delete(s.pending, id)
+	s.mu.Unlock()
+	if ch != nil {
+		ch <- answer
 	}
 }
 

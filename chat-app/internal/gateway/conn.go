@@ -40,6 +40,7 @@ type conn struct {
 	closeCode atomic.Int32
 
 	user     int64 // set once by auth, before the writer and syncer start
+	batch    bool  // the client takes several frames per WebSocket message, '\n'-separated
 	lastAct  atomic.Int64
 	errMu    sync.Mutex
 	errTimes []time.Time
@@ -554,6 +555,7 @@ func (c *conn) writer() {
 	stall.Stop()
 	defer stall.Stop()
 	var buf []outFrame
+	var merged []byte
 	for {
 		select {
 		case <-c.done:
@@ -564,24 +566,44 @@ func (c *conn) writer() {
 		stall.Reset(WriteTimeout)
 		var last protocol.FrameType
 		var out prometheus.Counter
-		for i, f := range buf {
-			if err := c.ws.Write(context.Background(), websocket.MessageText, f.b); err != nil {
+		for i := 0; i < len(buf); {
+			// A client that asked for it gets the frames queued meanwhile in one WebSocket
+			// message, so a writer that fell behind catches up with one write(2), not n.
+			msg, j := buf[i].b, i+1
+			if c.batch {
+				size := len(msg)
+				for j < len(buf) && size+1+len(buf[j].b) <= MaxBatchedMessageBytes {
+					size += 1 + len(buf[j].b)
+					j++
+				}
+				if j > i+1 {
+					merged = append(merged[:0], msg...)
+					for _, f := range buf[i+1 : j] {
+						merged = append(append(merged, '\n'), f.b...)
+					}
+					msg = merged
+				}
+			}
+			if err := c.ws.Write(context.Background(), websocket.MessageText, msg); err != nil {
 				stall.Stop()
 				c.fail(peerClosed) // or 4008, when the timer fired first
 				return
 			}
-			if out == nil || f.typ != last { // a batch is mostly one type: look the counter up once
-				out, last = c.g.m.frames.WithLabelValues("out", string(f.typ)), f.typ
+			for ; i < j; i++ {
+				f := buf[i]
+				if out == nil || f.typ != last { // a batch is mostly one type: look the counter up once
+					out, last = c.g.m.frames.WithLabelValues("out", string(f.typ)), f.typ
+				}
+				out.Inc()
+				switch {
+				case f.created.IsZero():
+				case f.stored:
+					c.g.m.deliveryStore.Observe(time.Since(f.created).Seconds())
+				default:
+					c.g.m.deliveryLive.Observe(time.Since(f.created).Seconds())
+				}
+				buf[i] = outFrame{}
 			}
-			out.Inc()
-			switch {
-			case f.created.IsZero():
-			case f.stored:
-				c.g.m.deliveryStore.Observe(time.Since(f.created).Seconds())
-			default:
-				c.g.m.deliveryLive.Observe(time.Since(f.created).Seconds())
-			}
-			buf[i] = outFrame{}
 		}
 		stall.Stop()
 	}

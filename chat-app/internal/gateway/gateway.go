@@ -33,6 +33,8 @@ const (
 	// TransportReadLimit is the largest WebSocket message the gateway reads; a bigger one closes
 	// the connection with 1009 without being buffered.
 	TransportReadLimit = 64 << 10
+	// MaxBatchedMessageBytes bounds a WebSocket message that carries several frames (?batch=1).
+	MaxBatchedMessageBytes = 64 << 10
 	// WriteTimeout bounds one socket write; a client that does not take a frame in time is a
 	// slow consumer (4008).
 	WriteTimeout = 10 * time.Second
@@ -175,6 +177,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(TransportReadLimit)
 	c := newConn(g, ws, newSessionID())
+	c.batch = r.URL.Query().Get("batch") == "1" // protocol.md §1: several frames per message
 
 	g.mu.Lock()
 	closing := g.closing

@@ -466,3 +466,30 @@ func TestMembershipChangesReachConnectedSessions(t *testing.T) {
 	b.send(protocol.Sync{Conversations: []protocol.SyncCursor{{ConversationID: protocol.ID(g.ID)}}})
 	b.expectError(protocol.CodeNotMember)
 }
+
+// A client that asks for batching (?batch=1) gets what queued meanwhile in fewer WebSocket
+// messages, every frame still once and in order; one that did not ask gets one frame per message.
+func TestBatchedClientGetsEveryFrameInFewerMessages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	u := e.users(t, "alice", "bob", "carol")
+	g, err := e.store.CreateGroup(context.Background(), u[0], "g", u[1:])
+	require.NoError(t, err)
+	a := connect(t, e.urls[0], u[0])
+	batched := connect(t, e.urls[0]+"?batch=1", u[1])
+	plain := connect(t, e.urls[0], u[2])
+	syncAll(batched, map[int64]int64{g.ID: 0})
+	syncAll(plain, map[int64]int64{g.ID: 0})
+
+	// Sends written back to back are stored as few batches and published in bursts.
+	const n = 300
+	for i := range n {
+		a.send(protocol.Send{ConversationID: protocol.ID(g.ID), ClientMsgID: fmt.Sprintf("m%d", i), Body: "x"})
+	}
+	for _, c := range []*client{batched, plain} {
+		got := c.messages(map[int64]int64{g.ID: n}) // once each, in seq order
+		require.Len(t, got[g.ID], n)
+	}
+	assert.Positive(t, batched.merged.Load(), "some messages carried several frames")
+	assert.Zero(t, plain.merged.Load(), "one frame per message without ?batch=1")
+}

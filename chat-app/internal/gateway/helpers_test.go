@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,6 +127,7 @@ type client struct {
 	err     error // why the reader stopped; read after done
 	ready   protocol.Ready
 	skipped []protocol.ServerFrame // frames skipped while waiting for an ack, in order
+	merged  atomic.Int64           // WebSocket messages that carried more than one frame
 }
 
 // dialRaw opens a WebSocket without authenticating and without a reader goroutine.
@@ -160,12 +163,19 @@ func startReader(t *testing.T, ws *websocket.Conn) *client {
 				c.err = err
 				return
 			}
-			f, err := protocol.DecodeServer(b)
-			if err != nil {
-				c.err = err
-				return
+			// A client that dialled with ?batch=1 may get several frames, '\n'-separated.
+			lines := bytes.Split(b, []byte("\n"))
+			if len(lines) > 1 {
+				c.merged.Add(1)
 			}
-			c.frames <- f
+			for _, line := range lines {
+				f, err := protocol.DecodeServer(line)
+				if err != nil {
+					c.err = err
+					return
+				}
+				c.frames <- f
+			}
 		}
 	}()
 	return c

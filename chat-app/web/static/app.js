@@ -673,15 +673,20 @@
   function connect() {
     if (!S.token || S.ws) return;
     clearTimeout(S.reconnectTimer);
-    const ws = new WebSocket(wsURL());
+    // batch=1: the server may put several frames into one WebSocket message, '\n'-separated
+    // (protocol §1), which saves it a write per frame when it falls behind.
+    const u = wsURL();
+    const ws = new WebSocket(u + (u.includes("?") ? "&" : "?") + "batch=1");
     S.ws = ws;
     S.ready = false;
     setConn("connecting", "connecting…");
     ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: S.token }));
     ws.onmessage = (ev) => {
-      let f;
-      try { f = JSON.parse(ev.data); } catch { return; }
-      if (ws === S.ws) onFrame(f);
+      for (const line of String(ev.data).split("\n")) {
+        let f;
+        try { f = JSON.parse(line); } catch { continue; }
+        if (ws === S.ws) onFrame(f);
+      }
     };
     ws.onclose = (ev) => { if (ws === S.ws) onClose(ev.code); };
   }
