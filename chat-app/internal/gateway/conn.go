@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/fanout"
@@ -39,8 +38,9 @@ type conn struct {
 	closeOnce sync.Once
 	closeCode atomic.Int32
 
-	user     int64 // set once by auth, before the writer and syncer start
-	batch    bool  // the client takes several frames per WebSocket message, '\n'-separated
+	writing  atomic.Int64 // unix ns when the writer's current batch started; 0 when idle
+	user     int64        // set once by auth, before the writer and syncer start
+	batch    bool         // the client takes several frames per WebSocket message, '\n'-separated
 	lastAct  atomic.Int64
 	errMu    sync.Mutex
 	errTimes []time.Time
@@ -208,7 +208,7 @@ func (c *conn) reader(authHeader string, start func(int64, time.Time)) {
 			c.sendError(de.Frame())
 			continue
 		}
-		c.g.m.frames.WithLabelValues("in", string(f.FrameType())).Inc()
+		c.g.m.counter("in", f.FrameType()).Inc()
 		if !authed {
 			a, ok := f.(protocol.Auth)
 			if !ok {
@@ -538,22 +538,17 @@ func (c *conn) writeDirect(f protocol.ServerFrame) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if c.ws.Write(ctx, websocket.MessageText, b) == nil {
-		c.g.m.frames.WithLabelValues("out", string(f.FrameType())).Inc()
+		c.g.m.counter("out", f.FrameType()).Inc()
 	}
 }
 
 // writer drains the send queue; a batch the client does not take within WriteTimeout makes it a
-// slow consumer.
+// slow consumer. The writer only stamps when a batch starts (c.writing); the gateway's watchdog
+// closes a connection whose batch is older than WriteTimeout. A context deadline per write would
+// cost a context.AfterFunc registration in coder/websocket, and a timer per batch a timer
+// update: with one frame per delivery, both were a visible share of a fan-out.
 func (c *conn) writer() {
-	// One timer per connection, armed while a batch is written, instead of a context deadline:
-	// coder/websocket registers a context.AfterFunc for every Write whose context can be done,
-	// and with one frame per message to each receiver that was a visible share of a fan-out.
-	stall := time.AfterFunc(time.Hour, func() {
-		c.slow()
-		_ = c.ws.CloseNow() // unblocks the Write
-	})
-	stall.Stop()
-	defer stall.Stop()
+	defer c.writing.Store(0)
 	var buf []outFrame
 	var merged []byte
 	for {
@@ -563,9 +558,7 @@ func (c *conn) writer() {
 		case <-c.q.ready:
 		}
 		buf = c.q.take(buf)
-		stall.Reset(WriteTimeout)
-		var last protocol.FrameType
-		var out prometheus.Counter
+		c.writing.Store(time.Now().UnixNano())
 		for i := 0; i < len(buf); {
 			// A client that asked for it gets the frames queued meanwhile in one WebSocket
 			// message, so a writer that fell behind catches up with one write(2), not n.
@@ -585,16 +578,12 @@ func (c *conn) writer() {
 				}
 			}
 			if err := c.ws.Write(context.Background(), websocket.MessageText, msg); err != nil {
-				stall.Stop()
-				c.fail(peerClosed) // or 4008, when the timer fired first
+				c.fail(peerClosed) // or 4008, when the watchdog closed it
 				return
 			}
 			for ; i < j; i++ {
 				f := buf[i]
-				if out == nil || f.typ != last { // a batch is mostly one type: look the counter up once
-					out, last = c.g.m.frames.WithLabelValues("out", string(f.typ)), f.typ
-				}
-				out.Inc()
+				c.g.m.counter("out", f.typ).Inc()
 				switch {
 				case f.created.IsZero():
 				case f.stored:
@@ -605,8 +594,14 @@ func (c *conn) writer() {
 				buf[i] = outFrame{}
 			}
 		}
-		stall.Stop()
+		c.writing.Store(0)
 	}
+}
+
+// stalled reports whether the batch being written started more than WriteTimeout before now.
+func (c *conn) stalled(now int64) bool {
+	w := c.writing.Load()
+	return w != 0 && now-w > int64(c.g.o.WriteTimeout)
 }
 
 // pinger sends WebSocket ping control frames to find dead TCP peers that never time out a read

@@ -35,7 +35,8 @@ const (
 	TransportReadLimit = 64 << 10
 	// MaxBatchedMessageBytes bounds a WebSocket message that carries several frames (?batch=1).
 	MaxBatchedMessageBytes = 64 << 10
-	// WriteTimeout bounds one socket write; a client that does not take a frame in time is a
+	// WriteTimeout is the default of Options.WriteTimeout: it bounds one batch of socket writes; a
+	// client that does not take a frame in time is a
 	// slow consumer (4008).
 	WriteTimeout = 10 * time.Second
 	// MaxErrorsPerMinute protocol errors caused by one connection close it with 1008.
@@ -79,6 +80,7 @@ type Options struct {
 	SendBurst      int           // per-user burst (DefaultSendBurst)
 	Heartbeat      time.Duration // (protocol.DefaultHeartbeat); nothing received for 2× → close 4003
 	MaxFrameBytes  int           // (protocol.DefaultMaxFrameBytes) → error frame_too_large
+	WriteTimeout   time.Duration // (WriteTimeout) a batch of writes not done by then → close 4008
 }
 
 // Gateway serves the chat WebSocket endpoint. It is an http.Handler.
@@ -91,6 +93,9 @@ type Gateway struct {
 	typing  *typingLimiter
 	receipt *receiptCoalescer
 	appends *appender
+
+	stopWatch chan struct{} // ends the watchdog (Shutdown)
+	stopOnce  sync.Once
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
@@ -130,6 +135,9 @@ func New(o Options) (*Gateway, error) {
 	if o.MaxFrameBytes == 0 {
 		o.MaxFrameBytes = protocol.DefaultMaxFrameBytes
 	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = WriteTimeout
+	}
 	reg := o.Registerer
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -148,6 +156,8 @@ func New(o Options) (*Gateway, error) {
 		conns:  map[*conn]struct{}{},
 	}
 	g.receipt = newReceiptCoalescer(ReceiptInterval, g.publishReceipt)
+	g.stopWatch = make(chan struct{})
+	go g.watchdog()
 	g.appends = newAppender(o.Store, m.appendBatch, o.OnCreated)
 	return g, nil
 }
@@ -206,6 +216,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	g.receipt.stop()
+	g.stopOnce.Do(func() { close(g.stopWatch) })
 	done := make(chan struct{})
 	go func() {
 		g.wg.Wait()
@@ -221,6 +232,32 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("gateway shutdown: sends still being stored: %w", err)
 	}
 	return nil
+}
+
+// watchdog closes, as slow consumers (4008), the connections whose writer has been stuck on one
+// batch for more than Options.WriteTimeout: checked every quarter of it, so within 1.25 × it.
+func (g *Gateway) watchdog() {
+	t := time.NewTicker(g.o.WriteTimeout / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stopWatch:
+			return
+		case now := <-t.C:
+			g.mu.Lock()
+			var stuck []*conn
+			for c := range g.conns {
+				if c.stalled(now.UnixNano()) {
+					stuck = append(stuck, c)
+				}
+			}
+			g.mu.Unlock()
+			for _, c := range stuck {
+				c.slow()
+				_ = c.ws.CloseNow() // unblocks the Write
+			}
+		}
+	}
 }
 
 // publishReceipt fans a (coalesced) receipt out to the conversation's members.

@@ -207,6 +207,34 @@ func TestSlowConsumerIsClosedWith4008WhileOthersKeepReceiving(t *testing.T) {
 	t.Logf("slow consumer closed after %d messages of 4 KB", sent)
 }
 
+// A client whose socket takes nothing for WriteTimeout is closed by the watchdog (4008), even with
+// room left in its send queue.
+func TestStalledWriterIsClosedWith4008(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{smallBuf: true, tune: func(o *Options) {
+		o.SendQueue = 100_000 // the queue never fills: only the stalled write can close bob
+		o.WriteTimeout = 300 * time.Millisecond
+	}})
+	u := e.users(t, "alice", "bob")
+	conv, err := e.store.Direct(context.Background(), u[0], u[1])
+	require.NoError(t, err)
+	a := connect(t, e.urls[0], u[0])
+	bws := dialRaw(t, e.urls[0], nil, true) // bob never reads
+	writeFrame(t, bws, protocol.Auth{Token: token(u[1])})
+	writeFrame(t, bws, protocol.Sync{Conversations: []protocol.SyncCursor{{ConversationID: protocol.ID(conv.ID)}}})
+
+	body := strings.Repeat("x", 4000)
+	deadline := time.Now().Add(waitFor)
+	for i := 0; testutil.ToFloat64(e.gws[0].m.slowConsumer) < 1; i++ {
+		require.True(t, time.Now().Before(deadline), "bob was never closed")
+		if i < 200 { // enough to fill both socket buffers
+			a.send(protocol.Send{ConversationID: protocol.ID(conv.ID), ClientMsgID: fmt.Sprintf("m-%d", i), Body: body})
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.Equal(t, 1.0, testutil.ToFloat64(e.gws[0].m.slowConsumer))
+}
+
 func writeFrame(t *testing.T, ws *websocket.Conn, f protocol.Frame) {
 	t.Helper()
 	b, err := protocol.EncodeClient(f)

@@ -189,13 +189,28 @@ func (r *receiptCoalescer) stop() {
 
 // metrics of one gateway.
 type metrics struct {
-	connections   prometheus.Gauge
-	frames        *prometheus.CounterVec
+	connections prometheus.Gauge
+	frames      *prometheus.CounterVec
+	// The frames counters of the known types, looked up once: a label lookup per frame hashes
+	// the labels, and one frame per delivery made it a visible share of a fan-out.
+	in, out       map[protocol.FrameType]prometheus.Counter
 	deliveryLive  prometheus.Observer // message frames from the bus
 	deliveryStore prometheus.Observer // message frames read from the store (sync, hole fills)
 	slowConsumer  prometheus.Counter
 	appendBatch   prometheus.Histogram
 	publishErrors prometheus.Counter
+}
+
+// counter is the frames counter of direction ("in" or "out") and typ.
+func (m *metrics) counter(direction string, typ protocol.FrameType) prometheus.Counter {
+	known := m.out
+	if direction == "in" {
+		known = m.in
+	}
+	if c, ok := known[typ]; ok {
+		return c
+	}
+	return m.frames.WithLabelValues(direction, string(typ))
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -221,6 +236,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		// From a local fan-out (~1 ms) to a resync after a long disconnection.
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 60, 600}}, []string{"path"})
 	m.deliveryLive, m.deliveryStore = delivery.WithLabelValues("live"), delivery.WithLabelValues("store")
+	m.in, m.out = map[protocol.FrameType]prometheus.Counter{}, map[protocol.FrameType]prometheus.Counter{}
+	for _, t := range []protocol.FrameType{protocol.TypeAuth, protocol.TypeSync, protocol.TypeSend, protocol.TypeEdit,
+		protocol.TypeDelete, protocol.TypeTyping, protocol.TypeDelivered, protocol.TypeRead, protocol.TypePing} {
+		m.in[t] = m.frames.WithLabelValues("in", string(t))
+	}
+	for _, t := range []protocol.FrameType{protocol.TypeReady, protocol.TypeMessage, protocol.TypeAck, protocol.TypeSyncDone,
+		protocol.TypeTyping, protocol.TypeReceipt, protocol.TypePresence, protocol.TypeMembership, protocol.TypeError, protocol.TypePong} {
+		m.out[t] = m.frames.WithLabelValues("out", string(t))
+	}
 	for _, c := range []prometheus.Collector{m.connections, m.frames, delivery, m.slowConsumer, m.appendBatch, m.publishErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: register metrics: %w", err)

@@ -38,8 +38,12 @@ type Store struct {
 	convs    map[int64]*chat.Conversation
 	directs  map[pair]int64
 	members  map[memberKey]*chat.Member
-	messages map[int64][]chat.Message // by conversation; index i holds Seq i+1
-	sent     map[idemKey]chat.Message
+	// Indexes of members, so listing one conversation's members or one user's conversations
+	// does not scan every membership (the notification policy lists members per stored batch).
+	convMembers map[int64]map[int64]bool // conversation → users
+	userConvs   map[int64]map[int64]bool // user → conversations
+	messages    map[int64][]chat.Message // by conversation; index i holds Seq i+1
+	sent        map[idemKey]chat.Message
 }
 
 var _ chat.Store = (*Store)(nil)
@@ -47,16 +51,18 @@ var _ chat.Store = (*Store)(nil)
 // New returns an empty store that numbers users, conversations and messages with ids.
 func New(ids *snowflake.Generator) *Store {
 	return &Store{
-		ids:      ids,
-		now:      func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
-		users:    map[int64]chat.User{},
-		byName:   map[string]int64{},
-		contacts: map[int64]map[int64]bool{},
-		convs:    map[int64]*chat.Conversation{},
-		directs:  map[pair]int64{},
-		members:  map[memberKey]*chat.Member{},
-		messages: map[int64][]chat.Message{},
-		sent:     map[idemKey]chat.Message{},
+		ids:         ids,
+		now:         func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		users:       map[int64]chat.User{},
+		byName:      map[string]int64{},
+		contacts:    map[int64]map[int64]bool{},
+		convs:       map[int64]*chat.Conversation{},
+		directs:     map[pair]int64{},
+		members:     map[memberKey]*chat.Member{},
+		convMembers: map[int64]map[int64]bool{},
+		userConvs:   map[int64]map[int64]bool{},
+		messages:    map[int64][]chat.Message{},
+		sent:        map[idemKey]chat.Message{},
 	}
 }
 
@@ -180,6 +186,29 @@ func (s *Store) newConv(kind chat.ConversationKind, title string) *chat.Conversa
 
 func (s *Store) join(conv, user int64, role chat.Role) {
 	s.members[memberKey{conv, user}] = &chat.Member{ConversationID: conv, UserID: user, Role: role, JoinedAt: s.now()}
+	index(s.convMembers, conv, user, true)
+	index(s.userConvs, user, conv, true)
+}
+
+func (s *Store) leave(conv, user int64) {
+	delete(s.members, memberKey{conv, user})
+	index(s.convMembers, conv, user, false)
+	index(s.userConvs, user, conv, false)
+}
+
+// index adds (or removes) v in the set of k.
+func index(m map[int64]map[int64]bool, k, v int64, add bool) {
+	switch {
+	case add && m[k] == nil:
+		m[k] = map[int64]bool{v: true}
+	case add:
+		m[k][v] = true
+	default:
+		delete(m[k], v)
+		if len(m[k]) == 0 {
+			delete(m, k)
+		}
+	}
 }
 
 // CreateGroup implements chat.Store.
@@ -259,7 +288,7 @@ func (s *Store) RemoveMember(_ context.Context, actor, conv, user int64) error {
 	if err := chat.CanRemove(a.Role, target.Role, actor == user); err != nil {
 		return err
 	}
-	delete(s.members, memberKey{conv, user})
+	s.leave(conv, user)
 	return nil
 }
 
@@ -270,11 +299,9 @@ func (s *Store) Members(_ context.Context, conv int64) ([]chat.Member, error) {
 	if _, ok := s.convs[conv]; !ok {
 		return nil, fmt.Errorf("conversation %d: %w", conv, chat.ErrNotFound)
 	}
-	out := []chat.Member{}
-	for k, m := range s.members {
-		if k.conv == conv {
-			out = append(out, *m)
-		}
+	out := make([]chat.Member, 0, len(s.convMembers[conv]))
+	for user := range s.convMembers[conv] {
+		out = append(out, *s.members[memberKey{conv, user}])
 	}
 	slices.SortFunc(out, func(a, b chat.Member) int { return cmp.Compare(a.UserID, b.UserID) })
 	return out, nil
@@ -295,11 +322,9 @@ func (s *Store) Member(_ context.Context, conv, user int64) (chat.Member, error)
 func (s *Store) ConversationsOf(_ context.Context, user int64) ([]chat.Conversation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := []chat.Conversation{}
-	for k := range s.members {
-		if k.user == user {
-			out = append(out, *s.convs[k.conv])
-		}
+	out := make([]chat.Conversation, 0, len(s.userConvs[user]))
+	for conv := range s.userConvs[user] {
+		out = append(out, *s.convs[conv])
 	}
 	slices.SortFunc(out, func(a, b chat.Conversation) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
@@ -309,11 +334,9 @@ func (s *Store) ConversationsOf(_ context.Context, user int64) ([]chat.Conversat
 func (s *Store) MembershipsOf(_ context.Context, user int64) ([]chat.Membership, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := []chat.Membership{}
-	for k, m := range s.members {
-		if k.user == user {
-			out = append(out, chat.Membership{Conversation: *s.convs[k.conv], Member: *m})
-		}
+	out := make([]chat.Membership, 0, len(s.userConvs[user]))
+	for conv := range s.userConvs[user] {
+		out = append(out, chat.Membership{Conversation: *s.convs[conv], Member: *s.members[memberKey{conv, user}]})
 	}
 	slices.SortFunc(out, func(a, b chat.Membership) int { return cmp.Compare(a.Conversation.ID, b.Conversation.ID) })
 	return out, nil
