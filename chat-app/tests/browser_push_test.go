@@ -101,7 +101,8 @@ func TestBrowserPushNotifications(t *testing.T) {
 
 	// chat-notifier's sender, on the same store, pushes a job for dave.
 	sender, err := notify.NewWebPushSender(notify.WebPushOptions{Subscriptions: notify.PushStoreSubscriptions{Store: srv.push},
-		VAPIDPublicKey: vapidPublic, VAPIDPrivateKey: vapidPrivate, Subject: "mailto:ops@example.com", Logger: slog.New(slog.DiscardHandler)})
+		VAPIDPublicKey: vapidPublic, VAPIDPrivateKey: vapidPrivate, Subject: "mailto:ops@example.com", Logger: slog.New(slog.DiscardHandler),
+		Hosts: []string{"127.0.0.1"}}) // the fake push service
 	require.NoError(t, err)
 	require.NoError(t, sender.Send(t.Context(), notify.Job{UserID: daveID, ConversationID: int64(conv.ID), Seq: 1, Preview: "dinner at 8?"}))
 	pushes := ps.Pushes("/push/dave-laptop")

@@ -46,9 +46,12 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL"`
 	// VAPID keys (base64url, as from webpush.GenerateVAPIDKeys) and contact, for SENDER=webpush.
 	// The public key must be chat-api's VAPID_PUBLIC_KEY: browsers subscribed with it.
-	VAPIDPublicKey  string        `env:"VAPID_PUBLIC_KEY"`
-	VAPIDPrivateKey string        `env:"VAPID_PRIVATE_KEY"`
-	VAPIDSubject    string        `env:"VAPID_SUBJECT"` // mailto:ops@example.com or an https URL
+	VAPIDPublicKey  string `env:"VAPID_PUBLIC_KEY"`
+	VAPIDPrivateKey string `env:"VAPID_PRIVATE_KEY"`
+	VAPIDSubject    string `env:"VAPID_SUBJECT"` // mailto:ops@example.com or an https URL
+	// PushHosts are the push services it POSTs to; a subscription naming another host is removed.
+	// Empty: FCM, Mozilla, Apple and Windows (chat.DefaultPushHosts), as chat-api's PUSH_HOSTS.
+	PushHosts       []string      `env:"PUSH_HOSTS"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 }
 
@@ -113,7 +116,7 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 		sender, err = notify.NewWebPushSender(notify.WebPushOptions{
 			Subscriptions:  notify.PushStoreSubscriptions{Store: pgstore.NewPushStore(pool)},
 			VAPIDPublicKey: cfg.VAPIDPublicKey, VAPIDPrivateKey: cfg.VAPIDPrivateKey, Subject: cfg.VAPIDSubject,
-			Logger: logger})
+			Hosts: cfg.PushHosts, Logger: logger})
 		if err != nil {
 			return err
 		}

@@ -146,7 +146,7 @@ func TestRunWebPushDeliversToABrowserRegisteredThroughTheAPI(t *testing.T) {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	for k, v := range map[string]string{"HTTP_ADDR": addr, "REDIS_URL": rd.URL, "KEY_PREFIX": rd.Prefix, "CONSUMER": "test-notifier",
-		"OTEL_SDK_DISABLED": "true", "SENDER": "webpush", "DATABASE_URL": pg.URL, "VAPID_PUBLIC_KEY": vapidPublic,
+		"OTEL_SDK_DISABLED": "true", "SENDER": "webpush", "DATABASE_URL": pg.URL, "VAPID_PUBLIC_KEY": vapidPublic, "PUSH_HOSTS": "127.0.0.1",
 		"VAPID_PRIVATE_KEY": vapidPrivate, "VAPID_SUBJECT": "mailto:ops@example.com"} {
 		t.Setenv(k, v)
 	}

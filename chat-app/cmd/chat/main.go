@@ -42,7 +42,7 @@ type Config struct {
 	// (GET /v1/push/key): chat-notifier's VAPID_PUBLIC_KEY, next to its private key. Empty: push is off.
 	VAPIDPublicKey string `env:"VAPID_PUBLIC_KEY"`
 	// PushHosts are the push services a browser's subscription may point at (host names, or
-	// "*.domain"); empty: FCM, Mozilla, Apple and Windows (api.DefaultPushHosts).
+	// "*.domain"); empty: FCM, Mozilla, Apple and Windows (chat.DefaultPushHosts).
 	PushHosts []string `env:"PUSH_HOSTS"`
 }
 

@@ -45,7 +45,7 @@ type Options struct {
 	// /v1/push/key and POST /v1/push/subscriptions answer 404. It needs Push.
 	Push           chat.PushStore
 	VAPIDPublicKey string
-	// PushHosts are the push services a subscription's endpoint may point at (DefaultPushHosts):
+	// PushHosts are the push services a subscription's endpoint may point at (chat.DefaultPushHosts):
 	// the notifier POSTs to whatever endpoint a user registers, so without this list any user
 	// could aim it at internal addresses. A pattern is a host name or "*." and a domain suffix.
 	PushHosts []string
@@ -84,7 +84,7 @@ func New(o Options) (*API, error) {
 		o.Logger = slog.Default()
 	}
 	if len(o.PushHosts) == 0 {
-		o.PushHosts = DefaultPushHosts
+		o.PushHosts = chat.DefaultPushHosts
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -71,24 +71,6 @@ func (a *API) pushKey(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, PushKeyResponse{PublicKey: a.vapidKey})
 }
 
-// DefaultPushHosts are the push services of Chrome/Edge (FCM), Firefox, Safari and Windows.
-var DefaultPushHosts = []string{"fcm.googleapis.com", "*.push.services.mozilla.com", "*.push.apple.com", "*.notify.windows.com"}
-
-// pushHostAllowed matches host against patterns: equal, or under the domain of a "*." pattern.
-func pushHostAllowed(host string, patterns []string) bool {
-	host = strings.ToLower(host)
-	for _, p := range patterns {
-		p = strings.ToLower(p)
-		if host == p {
-			return true
-		}
-		if domain, ok := strings.CutPrefix(p, "*."); ok && strings.HasSuffix(host, "."+domain) {
-			return true
-		}
-	}
-	return false
-}
-
 // subscribePush registers the caller's browser: 201 also when it was registered already (the
 // keys are replaced) or by another user (it moves to the caller).
 func (a *API) subscribePush(w http.ResponseWriter, r *http.Request) {
@@ -102,7 +84,7 @@ func (a *API) subscribePush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub := chat.PushSubscription{UserID: userID(r), Endpoint: req.Endpoint, P256dh: req.Keys.P256dh, Auth: req.Keys.Auth}
-	if u, err := url.Parse(req.Endpoint); err == nil && !pushHostAllowed(u.Hostname(), a.pushHosts) {
+	if u, err := url.Parse(req.Endpoint); err == nil && !chat.PushHostAllowed(u.Hostname(), a.pushHosts) {
 		a.fail(w, r, httpx.NewProblem(http.StatusBadRequest, fmt.Sprintf(
 			"endpoint host %q is not an allowed push service (PUSH_HOSTS: %s)", u.Hostname(), strings.Join(a.pushHosts, ","))))
 		return

@@ -64,7 +64,7 @@ type Options struct {
 	// (GET /v1/push/key) so they can subscribe; the subscriptions go to the store, and
 	// chat-notifier, with the matching private key, pushes to them. Empty: push is off.
 	VAPIDPublicKey string
-	PushHosts      []string // push services endpoints may point at (api.DefaultPushHosts)
+	PushHosts      []string // push services endpoints may point at (chat.DefaultPushHosts)
 
 	AllowedOrigins []string // browser origin host patterns for the WebSocket upgrade
 	SendRate       float64  // per-user sends per second over WebSockets (gateway.DefaultSendRate)

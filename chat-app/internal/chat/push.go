@@ -32,6 +32,27 @@ type PushSubscription struct {
 	CreatedAt time.Time
 }
 
+// DefaultPushHosts are the push services of Chrome/Edge (FCM), Firefox, Safari and Windows: the
+// hosts a subscription's endpoint may name unless configured otherwise (PUSH_HOSTS).
+var DefaultPushHosts = []string{"fcm.googleapis.com", "*.push.services.mozilla.com", "*.push.apple.com", "*.notify.windows.com"}
+
+// PushHostAllowed matches host against patterns: equal, or under the domain of a "*." pattern.
+// The notifier POSTs to whatever endpoint a user registered, so both the API (at registration)
+// and the notifier (at send time, for subscriptions stored before the list changed) check it.
+func PushHostAllowed(host string, patterns []string) bool {
+	host = strings.ToLower(host)
+	for _, p := range patterns {
+		p = strings.ToLower(p)
+		if host == p {
+			return true
+		}
+		if domain, ok := strings.CutPrefix(p, "*."); ok && strings.HasSuffix(host, "."+domain) {
+			return true
+		}
+	}
+	return false
+}
+
 // PushStore persists push subscriptions. It is a port of its own, apart from Store: the API
 // writes it and the notifier reads and prunes it.
 type PushStore interface {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -60,6 +61,9 @@ type WebPushOptions struct {
 	TTL        time.Duration // how long the push service keeps an undelivered message (1h)
 	HTTPClient *http.Client  // (a client with a 10s timeout)
 	Logger     *slog.Logger  // (slog.Default())
+	// Hosts are the push services it POSTs to (chat.DefaultPushHosts): a stored subscription
+	// naming another host (saved before the list was tightened) is skipped and removed.
+	Hosts []string
 }
 
 // WebPushSender sends each job to every Web Push subscription of its user: the payload is
@@ -87,6 +91,9 @@ func NewWebPushSender(o WebPushOptions) (*WebPushSender, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if len(o.Hosts) == 0 {
+		o.Hosts = chat.DefaultPushHosts
 	}
 	// webpush-go prefixes "mailto:" to any subject that is not an https URL.
 	o.Subject = strings.TrimPrefix(o.Subject, "mailto:")
@@ -117,6 +124,14 @@ func (s *WebPushSender) Send(ctx context.Context, j Job) error {
 	}
 	var errs []error
 	for i := range subs {
+		if u, err := url.Parse(subs[i].Endpoint); err != nil || !chat.PushHostAllowed(u.Hostname(), s.o.Hosts) {
+			s.o.Logger.WarnContext(ctx, "web push: endpoint host not allowed (PUSH_HOSTS); subscription removed",
+				"user_id", j.UserID, "endpoint", subs[i].Endpoint)
+			if err := s.o.Subscriptions.Remove(ctx, j.UserID, subs[i].Endpoint); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if err := s.push(ctx, j, &subs[i], payload); err != nil {
 			errs = append(errs, err)
 		}

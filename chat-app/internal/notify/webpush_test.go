@@ -56,7 +56,7 @@ func TestWebPushSender(t *testing.T) {
 	}
 	register(bob.ID, other)
 	s, err := NewWebPushSender(WebPushOptions{Subscriptions: PushStoreSubscriptions{store}, VAPIDPublicKey: pub, VAPIDPrivateKey: priv,
-		Subject: "mailto:ops@example.com", Logger: slog.New(slog.DiscardHandler)})
+		Subject: "mailto:ops@example.com", Logger: slog.New(slog.DiscardHandler), Hosts: []string{"127.0.0.1"}})
 	require.NoError(t, err)
 
 	j := Job{ID: "1-0", UserID: alice.ID, ConversationID: 42, SenderID: bob.ID, Seq: 3, Preview: "lunch?"}
@@ -86,6 +86,17 @@ func TestWebPushSender(t *testing.T) {
 		assert.Contains(t, err.Error(), "status 503")
 		left, _ := store.PushSubscriptions(t.Context(), alice.ID)
 		assert.Len(t, left, 2, "kept")
+	})
+	t.Run("a subscription outside the allowed hosts is removed, not pushed to", func(t *testing.T) {
+		ps.SetStatus("/push/phone", http.StatusCreated)
+		strict, err := NewWebPushSender(WebPushOptions{Subscriptions: PushStoreSubscriptions{store}, VAPIDPublicKey: pub,
+			VAPIDPrivateKey: priv, Subject: "mailto:ops@example.com", Logger: slog.New(slog.DiscardHandler)}) // the default hosts
+		require.NoError(t, err)
+		before := len(ps.Pushes("/push/phone"))
+		require.NoError(t, strict.Send(t.Context(), j))
+		assert.Len(t, ps.Pushes("/push/phone"), before, "127.0.0.1 is not a push service by default")
+		left, _ := store.PushSubscriptions(t.Context(), alice.ID)
+		assert.Empty(t, left, "removed")
 	})
 	t.Run("no subscription is nothing to do", func(t *testing.T) {
 		assert.NoError(t, s.Send(t.Context(), Job{UserID: 99}))
