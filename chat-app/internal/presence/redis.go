@@ -42,6 +42,8 @@ type Redis struct {
 	closed   bool
 	stop     chan struct{}
 	done     chan struct{}
+
+	status *redis.Script // statusScript; a test gives it a script Redis has never seen
 }
 
 // NewRedis starts a tracker on client (kept and closed by the caller) whose keys all start with
@@ -50,7 +52,8 @@ func NewRedis(client redis.UniversalClient, prefix string, o Options) (*Redis, e
 	if client == nil {
 		return nil, errors.New("presence: nil Redis client")
 	}
-	r := &Redis{client: client, prefix: prefix + "presence:", o: o.withDefaults(), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Redis{client: client, prefix: prefix + "presence:", o: o.withDefaults(), stop: make(chan struct{}), done: make(chan struct{}),
+		status: statusScript}
 	go sweeper(r.o.SweepEvery, r.stop, r.done, r.Sweep)
 	return r, nil
 }
@@ -114,7 +117,9 @@ return cur
 
 // statusScript answers Status: the live status, or during Grace the status last reported.
 // KEYS: 1 conns set, 2 status, 3 pending zset. ARGV: 1 connection key prefix, 2 user id.
-var statusScript = redis.NewScript(`
+var statusScript = redis.NewScript(statusLua)
+
+const statusLua = `
 local online, away = 0, 0
 for _, c in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local v = redis.call('GET', ARGV[1] .. c)
@@ -127,7 +132,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local due = redis.call('ZSCORE', KEYS[3], ARGV[2])
 if due and tonumber(due) > now then return redis.call('GET', KEYS[2]) or 'offline' end
 return 'offline'
-`)
+`
 
 func (r *Redis) userKey(user int64, part string) string {
 	return r.prefix + "{" + strconv.FormatInt(user, 10) + "}:" + part
@@ -189,7 +194,7 @@ func (r *Redis) Disconnect(ctx context.Context, user int64, conn string) error {
 // Status is the status watchers have been (or are being) told.
 func (r *Redis) Status(ctx context.Context, user int64) (Status, error) {
 	keys := []string{r.userKey(user, "conns"), r.userKey(user, "status"), r.prefix + "pending"}
-	res, err := statusScript.Run(ctx, r.client, keys, r.userKey(user, "c:"), user).Text()
+	res, err := r.status.Run(ctx, r.client, keys, r.userKey(user, "c:"), user).Text()
 	if err != nil {
 		return "", fmt.Errorf("presence status user %d: %w", user, err)
 	}
@@ -205,12 +210,12 @@ func (r *Redis) Statuses(ctx context.Context, users []int64) ([]Status, error) {
 		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, u := range users {
 				keys := []string{r.userKey(u, "conns"), r.userKey(u, "status"), r.prefix + "pending"}
-				cmds[i] = statusScript.EvalSha(ctx, p, keys, r.userKey(u, "c:"), u)
+				cmds[i] = r.status.EvalSha(ctx, p, keys, r.userKey(u, "c:"), u)
 			}
 			return nil
 		})
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0 {
-			if err := statusScript.Load(ctx, r.client).Err(); err != nil {
+			if err := r.status.Load(ctx, r.client).Err(); err != nil {
 				return nil, fmt.Errorf("presence statuses: load script: %w", err)
 			}
 			continue
