@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -13,8 +14,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 )
 
 const (
@@ -97,30 +96,15 @@ func runConnections(ctx context.Context, p progress, o options, bin, dir string)
 	}
 	res.users = (res.conns + connsPerUser - 1) / connsPerUser
 
-	port, err := proc.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	env := []string{"HTTP_ADDR=" + addr, "DATABASE_URL=", "REDIS_URL=", "JWT_SECRET=", "KEY_PREFIX=", "LOGIN_PER_MINUTE=0", "LOG_LEVEL=warn"}
-	logf, logPath, err := openLog(dir, "chat-connections.log")
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	srv, err := proc.Start("chat", bin, nil, env, logf)
+	srv, addr, err := startServer(ctx, dir, "chat-connections", bin, "HTTP_ADDR",
+		[]string{"DATABASE_URL=", "REDIS_URL=", "JWT_SECRET=", "KEY_PREFIX=", "LOGIN_PER_MINUTE=0", "LOG_LEVEL=warn"})
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = srv.Stop(10 * time.Second) }()
 	base := "http://" + addr
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := srv.WaitReady(rctx, base+"/readyz"); err != nil {
-		return nil, fmt.Errorf("%w (log: %s)", err, logPath)
-	}
 	p.printf("connections: chat ready on %s (pid %d, RLIMIT_NOFILE %d); signing up %d users", addr, srv.Pid(), limit, res.users)
-	tokens, err := signupMany(ctx, base, res.users, "c")
+	_, tokens, err := signupMany(ctx, base, res.users, "c")
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +179,7 @@ func runConnections(ctx context.Context, p progress, o options, bin, dir string)
 	res.open = time.Since(start)
 	close(stopProgress)
 	if firstErr != nil {
-		return nil, fmt.Errorf("%w (%d opened; server log: %s)", firstErr, opened.Load(), logPath)
+		return nil, fmt.Errorf("%w (%d opened; server log: %s)", firstErr, opened.Load(), filepath.Join(dir, "chat-connections.log"))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -220,7 +204,7 @@ func runConnections(ctx context.Context, p progress, o options, bin, dir string)
 	res.rssAfter = procRSSMB(srv.Pid())
 	res.closed = int(closed.Load())
 	if exited, _ := srv.Exited(); exited {
-		return nil, fmt.Errorf("chat exited while holding the connections; its log: %s", logPath)
+		return nil, fmt.Errorf("chat exited while holding the connections; its log: %s", filepath.Join(dir, "chat-connections.log"))
 	}
 	p.printf("connections: server RSS %.1f MiB after (%.1f KiB per connection); closing them", res.rssAfter, res.perConnKiB())
 
@@ -246,9 +230,11 @@ func runConnections(ctx context.Context, p progress, o options, bin, dir string)
 }
 
 // signupMany signs up n users (in parallel, bcrypt is the cost) and returns their tokens.
-func signupMany(ctx context.Context, base string, n int, tag string) ([]string, error) {
+// signupMany signs up n users (fresh names, so a PostgreSQL store can be reused) and returns
+// their IDs and tokens.
+func signupMany(ctx context.Context, base string, n int, tag string) (ids, tokens []string, err error) {
 	run := fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)
-	tokens := make([]string, n)
+	ids, tokens = make([]string, n), make([]string, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(2, runtime.NumCPU()))
@@ -259,13 +245,31 @@ func signupMany(ctx context.Context, base string, n int, tag string) ([]string, 
 			defer wg.Done()
 			defer func() { <-sem }()
 			var a struct {
+				User struct {
+					ID string `json:"id"`
+				} `json:"user"`
 				Token string `json:"token"`
 			}
 			errs[i] = postJSON(ctx, base+"/v1/signup", "", map[string]string{"username": fmt.Sprintf("%s%s_%05d", tag, run, i),
 				"display_name": fmt.Sprintf("Bench %d", i), "password": "bench password 123"}, &a, http.StatusCreated)
-			tokens[i] = a.Token
+			ids[i], tokens[i] = a.User.ID, a.Token
 		}()
 	}
 	wg.Wait()
-	return tokens, errors.Join(errs...)
+	return ids, tokens, errors.Join(errs...)
+}
+
+// benchGroup signs up n users and puts them in one group created by the first; it returns the
+// users' tokens and the group's ID.
+func benchGroup(ctx context.Context, base string, n int, tag string) (tokens []string, conv string, err error) {
+	ids, tokens, err := signupMany(ctx, base, n, tag)
+	if err != nil {
+		return nil, "", err
+	}
+	var c struct {
+		ID string `json:"id"`
+	}
+	err = postJSON(ctx, base+"/v1/conversations/group", tokens[0], map[string]any{"title": "bench", "member_ids": ids[1:]},
+		&c, http.StatusCreated)
+	return tokens, c.ID, err
 }

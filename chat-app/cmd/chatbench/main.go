@@ -309,6 +309,32 @@ func envOr(key, def string) string {
 	return def
 }
 
+// startServer starts bin on a free port (addrKey=127.0.0.1:<port>, then env), logging to
+// <dir>/<name>.log, and waits until its /readyz answers. The caller stops it.
+func startServer(ctx context.Context, dir, name, bin, addrKey string, env []string) (*proc.Process, string, error) {
+	port, err := proc.FreePort()
+	if err != nil {
+		return nil, "", err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	logf, logPath, err := openLog(dir, name+".log")
+	if err != nil {
+		return nil, "", err
+	}
+	defer logf.Close() // the child has its own descriptor
+	srv, err := proc.Start(name, bin, nil, append([]string{addrKey + "=" + addr}, env...), logf)
+	if err != nil {
+		return nil, "", err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := srv.WaitReady(rctx, "http://"+addr+"/readyz"); err != nil {
+		_ = srv.Stop(5 * time.Second)
+		return nil, "", fmt.Errorf("%s: %w (log: %s)", name, err, logPath)
+	}
+	return srv, addr, nil
+}
+
 func openLog(dir, name string) (*os.File, string, error) {
 	path := filepath.Join(dir, name)
 	f, err := os.Create(path)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,61 +17,27 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/hyperscaledesignhub/DesignSystems/shared/loadgen"
-	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 )
 
 // runOurs starts the one-process chat server (cmd/chat), signs up o.receivers users, puts them in
 // one group conversation, connects one synced receiver socket per member and one sender socket
 // (a second device of the first member), and sends at o.rate over that socket, open loop.
 func runOurs(ctx context.Context, p progress, o options, bin, dir string) (*result, error) {
-	port, err := proc.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	rate := int(o.rate) + 1
 	// SEND_RATE/SEND_BURST are a per-user abuse limit for people; one socket stands in for many
 	// senders here, so it is raised above the offered rate.
-	env := []string{"HTTP_ADDR=" + addr, "DATABASE_URL=" + o.databaseURL, "REDIS_URL=", "JWT_SECRET=", "KEY_PREFIX=",
-		"LOGIN_PER_MINUTE=0", "SEND_RATE=" + strconv.Itoa(2*rate), "SEND_BURST=" + strconv.Itoa(max(30, 2*rate)), "LOG_LEVEL=warn"}
-	logf, logPath, err := openLog(dir, "chat.log")
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	srv, err := proc.Start("chat", bin, nil, env, logf)
+	srv, addr, err := startServer(ctx, dir, "chat", bin, "HTTP_ADDR", []string{"DATABASE_URL=" + o.databaseURL, "REDIS_URL=",
+		"JWT_SECRET=", "KEY_PREFIX=", "LOGIN_PER_MINUTE=0", "SEND_RATE=" + strconv.Itoa(2*rate),
+		"SEND_BURST=" + strconv.Itoa(max(30, 2*rate)), "LOG_LEVEL=warn"})
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = srv.Stop(10 * time.Second) }()
 	base := "http://" + addr
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := srv.WaitReady(rctx, base+"/readyz"); err != nil {
-		return nil, fmt.Errorf("%w (log: %s)", err, logPath)
-	}
 	p.printf("ours: chat ready on %s (pid %d, store %s); signing up %d users and one group", addr, srv.Pid(), storeName(o), o.receivers)
 
-	run := fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff) // fresh usernames when the store is PostgreSQL
-	ids, tokens := make([]string, o.receivers), make([]string, o.receivers)
-	for i := range o.receivers {
-		var a struct {
-			User struct {
-				ID string `json:"id"`
-			} `json:"user"`
-			Token string `json:"token"`
-		}
-		if err := postJSON(ctx, base+"/v1/signup", "", map[string]string{"username": fmt.Sprintf("b%s_%03d", run, i),
-			"display_name": fmt.Sprintf("Bench %d", i), "password": "bench password 123"}, &a, http.StatusCreated); err != nil {
-			return nil, err
-		}
-		ids[i], tokens[i] = a.User.ID, a.Token
-	}
-	var conv struct {
-		ID string `json:"id"`
-	}
-	if err := postJSON(ctx, base+"/v1/conversations/group", tokens[0], map[string]any{"title": "bench", "member_ids": ids[1:]},
-		&conv, http.StatusCreated); err != nil {
+	tokens, convID, err := benchGroup(ctx, base, o.receivers, "b")
+	if err != nil {
 		return nil, err
 	}
 
@@ -88,7 +55,7 @@ func runOurs(ctx context.Context, p progress, o options, bin, dir string) (*resu
 			return nil, err
 		}
 		socks = append(socks, ws)
-		if err := c.receive(ctx, ws, conv.ID); err != nil {
+		if err := c.receive(ctx, ws, convID); err != nil {
 			return nil, err
 		}
 	}
@@ -97,7 +64,7 @@ func runOurs(ctx context.Context, p progress, o options, bin, dir string) (*resu
 		return nil, err
 	}
 	socks = append(socks, ws)
-	snd := newSender(ws, conv.ID)
+	snd := newSender(ws, convID)
 
 	p.printf("ours: %d receivers synced, 1 sender; %v warm-up + %v at %.0f sends/s ...", o.receivers, o.warmup, o.duration, o.rate)
 	res := &result{name: nameOurs, detail: "chat (one process), store " + storeName(o) + ", bus in memory", receivers: o.receivers, duration: o.duration}
@@ -122,7 +89,7 @@ func runOurs(ctx context.Context, p progress, o options, bin, dir string) (*resu
 	<-snd.done
 	fill(res, c)
 	if exited, _ := srv.Exited(); exited {
-		return nil, fmt.Errorf("chat exited during the run; its log: %s", logPath)
+		return nil, fmt.Errorf("chat exited during the run; its log: %s", filepath.Join(dir, "chat.log"))
 	}
 	return res, nil
 }

@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -140,28 +140,7 @@ func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (
 		}
 	}()
 	start := func(name, bin, addrKey string, env ...string) (*proc.Process, string, error) {
-		port, err := proc.FreePort()
-		if err != nil {
-			return nil, "", err
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		env = append(append([]string{addrKey + "=" + addr}, common...), env...)
-		logf, logPath, err := openLog(dir, name+".log")
-		if err != nil {
-			return nil, "", err
-		}
-		defer logf.Close() // the child has its own descriptor
-		srv, err := proc.Start(name, bin, nil, env, logf)
-		if err != nil {
-			return nil, "", err
-		}
-		rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		if err := srv.WaitReady(rctx, "http://"+addr+"/readyz"); err != nil {
-			_ = srv.Stop(5 * time.Second)
-			return nil, "", fmt.Errorf("%s: %w (log: %s)", name, err, logPath)
-		}
-		return srv, addr, nil
+		return startServer(ctx, dir, name, bin, addrKey, slices.Concat(common, env))
 	}
 	// The API migrates the fresh database; the gateways start after it.
 	api, apiAddr, err := start("chat-api", apiBin, "HTTP_ADDR", "NODE_ID=1", "LOGIN_PER_MINUTE=0")
@@ -187,26 +166,8 @@ func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (
 	}
 
 	base := "http://" + apiAddr
-	ids, tokens := make([]string, o.receivers), make([]string, o.receivers)
-	run := randomHex(3)
-	for i := range o.receivers {
-		var a struct {
-			User struct {
-				ID string `json:"id"`
-			} `json:"user"`
-			Token string `json:"token"`
-		}
-		if err := postJSON(ctx, base+"/v1/signup", "", map[string]string{"username": fmt.Sprintf("n%s_%03d", run, i),
-			"display_name": fmt.Sprintf("Bench %d", i), "password": "bench password 123"}, &a, http.StatusCreated); err != nil {
-			return nil, "", err
-		}
-		ids[i], tokens[i] = a.User.ID, a.Token
-	}
-	var conv struct {
-		ID string `json:"id"`
-	}
-	if err := postJSON(ctx, base+"/v1/conversations/group", tokens[0], map[string]any{"title": "bench", "member_ids": ids[1:]},
-		&conv, http.StatusCreated); err != nil {
+	tokens, convID, err := benchGroup(ctx, base, o.receivers, "n")
+	if err != nil {
 		return nil, "", err
 	}
 
@@ -224,7 +185,7 @@ func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (
 			return nil, "", err
 		}
 		socks = append(socks, ws)
-		if err := c.receive(ctx, ws, conv.ID); err != nil {
+		if err := c.receive(ctx, ws, convID); err != nil {
 			return nil, "", err
 		}
 	}
@@ -235,7 +196,7 @@ func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (
 			return nil, "", err
 		}
 		socks = append(socks, ws)
-		senders = append(senders, newSender(ws, conv.ID))
+		senders = append(senders, newSender(ws, convID))
 	}
 
 	p.printf("two-nodes: %d receivers synced (%d per gateway), %d senders on gateway 1; %v warm-up + %v at %.0f sends/s ...",
