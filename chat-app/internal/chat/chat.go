@@ -136,10 +136,11 @@ func CheckBatch(ms []Message) error {
 	return nil
 }
 
-// FirstCopies maps each message of a batch to the index of the first valid message of ms with
-// its (SenderID, ClientMsgID) — itself unless it repeats an earlier one (AppendBatch's rule).
-func FirstCopies(ms []Message) []int {
-	first := make([]int, len(ms))
+// FirstCopies validates each message of a batch (invalid[i] = ValidateMessage(ms[i])) and maps
+// it to the index of the first valid message of ms with its (SenderID, ClientMsgID): itself
+// unless it repeats an earlier one, which then gets that one's outcome (CopyFirsts).
+func FirstCopies(ms []Message) (first []int, invalid []error) {
+	first, invalid = make([]int, len(ms)), make([]error, len(ms))
 	type key struct {
 		sender int64
 		client string
@@ -147,7 +148,7 @@ func FirstCopies(ms []Message) []int {
 	seen := make(map[key]int, len(ms))
 	for i, m := range ms {
 		first[i] = i
-		if ValidateMessage(m) != nil {
+		if invalid[i] = ValidateMessage(m); invalid[i] != nil {
 			continue
 		}
 		k := key{m.SenderID, m.ClientMsgID}
@@ -157,7 +158,18 @@ func FirstCopies(ms []Message) []int {
 			seen[k] = i
 		}
 	}
-	return first
+	return first, invalid
+}
+
+// CopyFirsts gives each later copy in a batch its first copy's outcome, with Created false: the
+// last step of AppendBatch in every store.
+func CopyFirsts(out []AppendResult, first []int) {
+	for i, j := range first {
+		if j != i {
+			out[i] = out[j]
+			out[i].Created = false
+		}
+	}
 }
 
 // Store persists the domain. Every method takes a context first.

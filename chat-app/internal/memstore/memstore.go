@@ -358,21 +358,15 @@ func (s *Store) AppendBatch(_ context.Context, ms []chat.Message) ([]chat.Append
 		return nil, err
 	}
 	out := make([]chat.AppendResult, len(ms))
-	first := chat.FirstCopies(ms)
+	first, invalid := chat.FirstCopies(ms)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, m := range ms {
-		r := &out[i]
-		switch {
-		case first[i] != i:
-			*r = out[first[i]]
-			r.Created = false
-		case chat.ValidateMessage(m) != nil:
-			r.Err = chat.ValidateMessage(m)
-		default:
-			r.Message, r.Created, r.Err = s.appendLocked(m)
+		if out[i].Err = invalid[i]; out[i].Err == nil && first[i] == i {
+			out[i].Message, out[i].Created, out[i].Err = s.appendLocked(m)
 		}
 	}
+	chat.CopyFirsts(out, first)
 	return out, nil
 }
 

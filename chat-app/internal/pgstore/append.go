@@ -53,8 +53,9 @@ func (s *Store) AppendBatch(ctx context.Context, ms []chat.Message) ([]chat.Appe
 		return nil, err
 	}
 	out := make([]chat.AppendResult, len(ms))
+	first, invalid := chat.FirstCopies(ms)
 	for race := 0; ; race++ {
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.appendBatch(ctx, tx, ms, out) })
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.appendBatch(ctx, tx, ms, first, invalid, out) })
 		switch {
 		case errors.Is(err, errRace) && race < maxRaces:
 			continue
@@ -65,19 +66,18 @@ func (s *Store) AppendBatch(ctx context.Context, ms []chat.Message) ([]chat.Appe
 	}
 }
 
-func (s *Store) appendBatch(ctx context.Context, tx pgx.Tx, ms []chat.Message, out []chat.AppendResult) error {
+func (s *Store) appendBatch(ctx context.Context, tx pgx.Tx, ms []chat.Message, first []int, invalid []error, out []chat.AppendResult) error {
 	conv := ms[0].ConversationID
 	clear(out)
-	first := chat.FirstCopies(ms)
 	var senders []int64
 	var clients []string
 	for i, m := range ms {
-		if out[i].Err = chat.ValidateMessage(m); out[i].Err == nil && first[i] == i {
+		if out[i].Err = invalid[i]; out[i].Err == nil && first[i] == i {
 			senders, clients = append(senders, m.SenderID), append(clients, m.ClientMsgID)
 		}
 	}
 	if len(senders) == 0 {
-		copyFirsts(out, first)
+		chat.CopyFirsts(out, first)
 		return nil
 	}
 
@@ -123,7 +123,7 @@ func (s *Store) appendBatch(ctx context.Context, tx pgx.Tx, ms []chat.Message, o
 		}
 	}
 	if len(todo) == 0 {
-		copyFirsts(out, first)
+		chat.CopyFirsts(out, first)
 		return nil
 	}
 
@@ -207,16 +207,6 @@ func (s *Store) appendBatch(ctx context.Context, tx pgx.Tx, ms []chat.Message, o
 			out[i].Message.CreatedAt = at[out[i].Message.Seq]
 		}
 	}
-	copyFirsts(out, first)
+	chat.CopyFirsts(out, first)
 	return nil
-}
-
-// copyFirsts gives each later copy of a (sender, client_msg_id) its first copy's outcome.
-func copyFirsts(out []chat.AppendResult, first []int) {
-	for i, j := range first {
-		if j != i {
-			out[i] = out[j]
-			out[i].Created = false
-		}
-	}
 }
