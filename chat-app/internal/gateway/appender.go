@@ -32,10 +32,11 @@ const (
 	maxInFlightSends = 64
 )
 
-// appendReq is one send waiting for its batch. done runs on the batch's goroutine.
+// appendReq is one send waiting for its batch. done runs on the batch's goroutine, with the
+// batch's context (bounded by appendTimeout) for the ack's and publish's own I/O.
 type appendReq struct {
 	m    chat.Message
-	done func(chat.AppendResult)
+	done func(context.Context, chat.AppendResult)
 }
 
 type appender struct {
@@ -98,10 +99,10 @@ func (a *appender) commit(batch []appendReq) {
 	var created []chat.Message
 	for i, r := range batch {
 		if err != nil {
-			r.done(chat.AppendResult{Err: err})
+			r.done(ctx, chat.AppendResult{Err: err})
 			continue
 		}
-		r.done(rs[i])
+		r.done(ctx, rs[i])
 		if rs[i].Created {
 			created = append(created, rs[i].Message)
 		}

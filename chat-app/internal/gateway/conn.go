@@ -365,16 +365,14 @@ func (c *conn) appendMessage(m chat.Message) {
 		return
 	}
 	m.SenderID = c.user
-	c.g.appends.submit(appendReq{m: m, done: func(r chat.AppendResult) {
+	c.g.appends.submit(appendReq{m: m, done: func(ctx context.Context, r chat.AppendResult) {
 		defer func() { <-c.sends }()
-		c.appended(m, r)
+		c.appended(ctx, m, r)
 	}})
 }
 
 // appended answers one send with its batch's result: ack or error, then the publish.
-func (c *conn) appended(m chat.Message, r chat.AppendResult) {
-	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
-	defer cancel()
+func (c *conn) appended(ctx context.Context, m chat.Message, r chat.AppendResult) {
 	if r.Err != nil {
 		c.appendError(ctx, m, r.Err)
 		return
