@@ -8,6 +8,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -76,8 +77,8 @@ func New(o Options) (*API, error) {
 		if o.Push == nil {
 			return nil, errors.New("api: VAPIDPublicKey needs Push, the store of the subscriptions")
 		}
-		if err := checkVAPIDPublicKey(o.VAPIDPublicKey); err != nil {
-			return nil, err
+		if err := chat.ValidateP256Key("VAPID public key", o.VAPIDPublicKey); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
 		}
 	}
 	if o.Logger == nil {

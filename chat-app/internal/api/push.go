@@ -1,8 +1,6 @@
 package api
 
 import (
-	"crypto/ecdh"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -42,21 +40,6 @@ type PushKeys struct {
 // PushUnsubscribeRequest is the body of DELETE /v1/push/subscriptions.
 type PushUnsubscribeRequest struct {
 	Endpoint string `json:"endpoint"`
-}
-
-// checkVAPIDPublicKey checks a configured key: base64url of an uncompressed P-256 point.
-func checkVAPIDPublicKey(key string) error {
-	raw, err := base64.RawURLEncoding.DecodeString(key)
-	if err != nil {
-		raw, err = base64.URLEncoding.DecodeString(key)
-	}
-	if err != nil {
-		return fmt.Errorf("api: VAPID public key is not base64url: %w", err)
-	}
-	if _, err := ecdh.P256().NewPublicKey(raw); err != nil {
-		return fmt.Errorf("api: VAPID public key is not an uncompressed P-256 point (65 bytes): %w", err)
-	}
-	return nil
 }
 
 var errPushOff = httpx.NewProblem(http.StatusNotFound, "web push is not configured on this server (VAPID_PUBLIC_KEY)")

@@ -77,15 +77,8 @@ func ValidatePushSubscription(s PushSubscription) error {
 	if err := ValidatePushEndpoint(s.Endpoint); err != nil {
 		return err
 	}
-	key, err := decodeBase64URL(s.P256dh)
-	if err != nil {
-		return fmt.Errorf("%w: p256dh is not base64url: %v", ErrInvalid, err)
-	}
-	if len(key) != 65 || key[0] != 0x04 {
-		return fmt.Errorf("%w: p256dh must be an uncompressed P-256 point (65 bytes starting 0x04), not %d bytes", ErrInvalid, len(key))
-	}
-	if _, err := ecdh.P256().NewPublicKey(key); err != nil {
-		return fmt.Errorf("%w: p256dh is not a point on P-256", ErrInvalid)
+	if err := ValidateP256Key("p256dh", s.P256dh); err != nil {
+		return err
 	}
 	auth, err := decodeBase64URL(s.Auth)
 	if err != nil {
@@ -122,6 +115,23 @@ func ValidatePushEndpoint(endpoint string) error {
 }
 
 // decodeBase64URL decodes base64url (RFC 4648 §5), padded or not.
+// ValidateP256Key checks a public key in the form Web Push uses for the browser's key (p256dh) and
+// the application server's VAPID key: base64url, with or without padding, of an uncompressed
+// P-256 point (65 bytes starting 0x04). name names it in the error, which wraps ErrInvalid.
+func ValidateP256Key(name, key string) error {
+	raw, err := decodeBase64URL(key)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not base64url: %v", ErrInvalid, name, err)
+	}
+	if len(raw) != 65 || raw[0] != 0x04 {
+		return fmt.Errorf("%w: %s must be an uncompressed P-256 point (65 bytes starting 0x04), not %d bytes", ErrInvalid, name, len(raw))
+	}
+	if _, err := ecdh.P256().NewPublicKey(raw); err != nil {
+		return fmt.Errorf("%w: %s is not a point on P-256", ErrInvalid, name)
+	}
+	return nil
+}
+
 func decodeBase64URL(s string) ([]byte, error) {
 	if strings.HasSuffix(s, "=") {
 		return base64.URLEncoding.DecodeString(s)
