@@ -193,12 +193,11 @@ func (r *Redis) Disconnect(ctx context.Context, user int64, conn string) error {
 
 // Status is the status watchers have been (or are being) told.
 func (r *Redis) Status(ctx context.Context, user int64) (Status, error) {
-	keys := []string{r.userKey(user, "conns"), r.userKey(user, "status"), r.prefix + "pending"}
-	res, err := r.status.Run(ctx, r.client, keys, r.userKey(user, "c:"), user).Text()
+	s, err := r.Statuses(ctx, []int64{user})
 	if err != nil {
-		return "", fmt.Errorf("presence status user %d: %w", user, err)
+		return "", err
 	}
-	return Status(res), nil
+	return s[0], nil
 }
 
 // Statuses implements Tracker: the status script of every user in one pipeline. EVALSHA fails
