@@ -155,15 +155,13 @@ func (a *API) direct(w http.ResponseWriter, r *http.Request) {
 	}
 	me := userID(r)
 	c, err := a.store.Direct(r.Context(), me, int64(req.UserID))
-	if err == nil {
-		// Announced on every call, also for an existing one: cheap, and a client ignores a
-		// conversation it has.
-		a.announce(r, c.ID, true, me, int64(req.UserID))
-	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	// Announced on every call, also for an existing one: cheap, and a client ignores a
+	// conversation it has.
+	a.announce(r, c.ID, true, me, int64(req.UserID))
 	m, err := a.store.Member(r.Context(), c.ID, me)
 	if err != nil {
 		a.fail(w, r, err)
