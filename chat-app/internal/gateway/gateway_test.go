@@ -161,7 +161,12 @@ func TestNoMessageBeforeFirstSyncAndUnlistedConversationsGoLive(t *testing.T) {
 	conv, err := e.store.Direct(context.Background(), u[0], u[1])
 	require.NoError(t, err)
 	a, b := connect(t, e.urls[0], u[0]), connect(t, e.urls[0], u[1])
+	// Bob's other device is synced, so once it holds "early" the node has fanned it out:
+	// the ack alone does not say so (the publish follows the ack).
+	w := connect(t, e.urls[0], u[1])
+	syncAll(w, map[int64]int64{conv.ID: 0})
 	a.sendText(conv.ID, "early", "before bob syncs")
+	assert.Equal(t, "early", expectFrame[protocol.Message](w).ClientMsgID)
 	b.send(protocol.Ping{Nonce: "1"})
 	assert.Equal(t, "1", expectFrame[protocol.Pong](b).Nonce) // no message frame before it
 
