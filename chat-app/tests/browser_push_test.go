@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/api"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/apitest"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/notify"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/notify/pushtest"
@@ -83,9 +83,9 @@ func TestBrowserPushNotifications(t *testing.T) {
 	require.NoError(t, err)
 
 	// Someone writes to dave, so there is a conversation to be notified about.
-	erin := signupHTTP(t, srv.URL, "erin")
+	erin := apitest.Signup(t, srv.URL, "erin", "erin-password")
 	var conv api.Conversation
-	callHTTP(t, srv.URL, erin.Token, "POST", "/v1/conversations/direct", api.DirectRequest{UserID: api.ID(daveID)}, &conv, http.StatusOK)
+	apitest.Call(t, http.MethodPost, srv.URL+"/v1/conversations/direct", erin.Token, api.DirectRequest{UserID: api.ID(daveID)}, &conv, http.StatusOK)
 
 	dave.do("stub the browser's push service link",
 		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(pushManagerStub, js(device.Endpoint), js(device.P256dh), js(device.Auth))))
@@ -192,31 +192,4 @@ func registration(e serviceworker.EventWorkerRegistrationUpdated, scope string) 
 		}
 	}
 	return nil
-}
-
-// callHTTP calls the API at base and decodes the answer into out.
-func callHTTP(t *testing.T, base, token, method, path string, in, out any, want int) {
-	t.Helper()
-	body, err := json.Marshal(in)
-	require.NoError(t, err)
-	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	require.Equal(t, want, res.StatusCode, "%s %s", method, path)
-	if out != nil {
-		require.NoError(t, json.NewDecoder(res.Body).Decode(out))
-	}
-}
-
-func signupHTTP(t *testing.T, base, name string) api.AuthResponse {
-	t.Helper()
-	var ar api.AuthResponse
-	callHTTP(t, base, "", "POST", "/v1/signup", api.SignupRequest{Username: name, Password: name + "-password"}, &ar, http.StatusCreated)
-	return ar
 }

@@ -1,11 +1,8 @@
 package tests
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/api"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/apitest"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/testkit"
 )
@@ -104,41 +102,10 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
-// call does one JSON request against chat-api and decodes the answer into out (may be nil),
-// requiring status want.
-func (c *e2eCluster) call(t *testing.T, method, path, token string, in, out any, want int) {
-	t.Helper()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		require.NoError(t, err)
-		body = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), e2eWait)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, c.api+path, body)
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	require.Equalf(t, want, res.StatusCode, "%s %s: %s", method, path, b)
-	if out != nil {
-		require.NoError(t, json.Unmarshal(b, out), "%s %s: %s", method, path, b)
-	}
-}
-
+// signup signs name up on chat-api.
 func (c *e2eCluster) signup(t *testing.T, name string) api.AuthResponse {
 	t.Helper()
-	var a api.AuthResponse
-	c.call(t, http.MethodPost, "/v1/signup", "", api.SignupRequest{Username: name, Password: "correct horse " + name},
-		&a, http.StatusCreated)
-	return a
+	return apitest.Signup(t, c.api, name, "correct horse "+name)
 }
 
 // history reads a conversation's whole log over the API, oldest first.
@@ -148,7 +115,7 @@ func (c *e2eCluster) history(t *testing.T, token string, conv int64) []api.Messa
 	before := int64(0)
 	for {
 		var page api.MessagesResponse
-		c.call(t, http.MethodGet, fmt.Sprintf("/v1/conversations/%d/messages?limit=200&before_seq=%d", conv, before),
+		apitest.Call(t, http.MethodGet, fmt.Sprintf("%s/v1/conversations/%d/messages?limit=200&before_seq=%d", c.api, conv, before),
 			token, nil, &page, http.StatusOK)
 		all = append(all, page.Messages...) // newest first
 		if page.NextBeforeSeq == 0 {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/api"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/apitest"
 )
 
 // TestE2EGatewaysOverRealWebSocketsAndSIGKILL runs chat-api and two chat-gateway processes on a
@@ -35,9 +36,9 @@ func TestE2EGatewaysOverRealWebSocketsAndSIGKILL(t *testing.T) {
 
 	alice, bob, carol := c.signup(t, "alice"), c.signup(t, "bob"), c.signup(t, "carol")
 	var direct, group api.Conversation
-	c.call(t, http.MethodPost, "/v1/conversations/direct", alice.Token, api.DirectRequest{UserID: bob.User.ID},
+	apitest.Call(t, http.MethodPost, c.api+"/v1/conversations/direct", alice.Token, api.DirectRequest{UserID: bob.User.ID},
 		&direct, http.StatusOK)
-	c.call(t, http.MethodPost, "/v1/conversations/group", alice.Token,
+	apitest.Call(t, http.MethodPost, c.api+"/v1/conversations/group", alice.Token,
 		api.GroupRequest{Title: "e2e", MemberIDs: []api.ID{bob.User.ID, carol.User.ID}}, &group, http.StatusCreated)
 	d, g := int64(direct.ID), int64(group.ID)
 

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/api"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/apitest"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/boot"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/config"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/telemetry"
@@ -79,21 +80,13 @@ func start(t *testing.T, env map[string]string) (string, func() error) {
 	return base, stop
 }
 
+// signup signs alice up and uses her token, so the service stores users and verifies its tokens.
 func signup(t *testing.T, base string) {
 	t.Helper()
-	res, err := http.Post(base+"/v1/signup", "application/json", strings.NewReader(`{"username":"alice","display_name":"Alice","password":"correct horse"}`))
-	require.NoError(t, err)
-	defer res.Body.Close()
-	require.Equal(t, http.StatusCreated, res.StatusCode)
-	var body struct{ Token string }
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
-	req, err := http.NewRequest("GET", base+"/v1/me", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+body.Token)
-	me, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	me.Body.Close()
-	assert.Equal(t, http.StatusOK, me.StatusCode)
+	var ar api.AuthResponse
+	apitest.Call(t, http.MethodPost, base+"/v1/signup", "", api.SignupRequest{Username: "alice", DisplayName: "Alice", Password: "correct horse"},
+		&ar, http.StatusCreated)
+	apitest.Call(t, http.MethodGet, base+"/v1/me", ar.Token, nil, nil, http.StatusOK)
 }
 
 func TestRunInMemory(t *testing.T) {

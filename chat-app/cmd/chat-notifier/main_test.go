@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/apitest"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/app"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/notify"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/notify/pushtest"
@@ -107,37 +107,16 @@ func TestRunWebPushDeliversToABrowserRegisteredThroughTheAPI(t *testing.T) {
 	a.Routes(r)
 	api := httptest.NewServer(r)
 	t.Cleanup(api.Close)
-	call := func(method, path, token, body string, out any) int {
-		t.Helper()
-		req, err := http.NewRequest(method, api.URL+path, strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		if out != nil {
-			require.NoError(t, json.NewDecoder(res.Body).Decode(out))
-		}
-		return res.StatusCode
-	}
-	type session struct {
-		User  struct{ ID string } `json:"user"`
-		Token string              `json:"token"`
-	}
-	var alice, bob session
-	require.Equal(t, http.StatusCreated, call("POST", "/v1/signup", "", `{"username":"alice","password":"correct horse"}`, &alice))
-	require.Equal(t, http.StatusCreated, call("POST", "/v1/signup", "", `{"username":"bob","password":"correct horse"}`, &bob))
+	alice := apitest.Signup(t, api.URL, "alice", "correct horse")
+	bob := apitest.Signup(t, api.URL, "bob", "correct horse")
 	var key struct {
 		PublicKey string `json:"public_key"`
 	}
-	require.Equal(t, http.StatusOK, call("GET", "/v1/push/key", "", "", &key))
+	apitest.Call(t, http.MethodGet, api.URL+"/v1/push/key", "", nil, &key, http.StatusOK)
 	require.Equal(t, vapidPublic, key.PublicKey, "the browser subscribes with the notifier's key")
 	for _, d := range []pushtest.Device{laptop, stale} {
 		sub := fmt.Sprintf(`{"endpoint":%q,"expirationTime":null,"keys":{"p256dh":%q,"auth":%q}}`, d.Endpoint, d.P256dh, d.Auth)
-		require.Equal(t, http.StatusCreated, call("POST", "/v1/push/subscriptions", bob.Token, sub, nil))
+		apitest.Call(t, http.MethodPost, api.URL+"/v1/push/subscriptions", bob.Token, sub, nil, http.StatusCreated)
 	}
 
 	// The notifier.
@@ -156,9 +135,9 @@ func TestRunWebPushDeliversToABrowserRegisteredThroughTheAPI(t *testing.T) {
 	go func() { done <- boot.Run(ctx, "chat-notifier", "test", run) }()
 
 	var conv struct{ ID string }
-	require.Equal(t, http.StatusOK, call("POST", "/v1/conversations/direct", alice.Token, `{"user_id":"`+bob.User.ID+`"}`, &conv))
-	require.Equal(t, http.StatusCreated, call("POST", "/v1/conversations/"+conv.ID+"/messages", alice.Token,
-		`{"client_msg_id":"m-1","body":"dinner at 8?"}`, nil))
+	apitest.Call(t, http.MethodPost, api.URL+"/v1/conversations/direct", alice.Token, `{"user_id":"`+bob.User.ID.String()+`"}`, &conv, http.StatusOK)
+	apitest.Call(t, http.MethodPost, api.URL+"/v1/conversations/"+conv.ID+"/messages", alice.Token,
+		`{"client_msg_id":"m-1","body":"dinner at 8?"}`, nil, http.StatusCreated)
 
 	require.Eventually(t, func() bool { return len(ps.Pushes("/push/bob-laptop")) == 1 }, 20*time.Second, 20*time.Millisecond,
 		"bob's browser got the push")
@@ -168,8 +147,7 @@ func TestRunWebPushDeliversToABrowserRegisteredThroughTheAPI(t *testing.T) {
 	assert.Equal(t, notify.Payload{Title: "New messages", Body: "dinner at 8?", ConversationID: conv.ID, Seq: 1}, payload)
 	assert.Equal(t, "c"+conv.ID, push.Topic)
 
-	bobID, err := strconv.ParseInt(bob.User.ID, 10, 64)
-	require.NoError(t, err)
+	bobID := int64(bob.User.ID)
 	require.Eventually(t, func() bool {
 		subs, err := pgstore.NewPushStore(pg.Pool).PushSubscriptions(t.Context(), bobID)
 		return err == nil && len(subs) == 1 && subs[0].Endpoint == laptop.Endpoint

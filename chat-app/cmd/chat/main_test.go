@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net"
 	"net/http"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/api"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/apitest"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/boot"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/config"
@@ -38,26 +37,6 @@ func TestConfigValidation(t *testing.T) {
 		} else {
 			assert.ErrorContains(t, err, c.want, "%v", c.env)
 		}
-	}
-}
-
-// postJSON sends v and decodes the answer into out, insisting on status want.
-func postJSON(t *testing.T, url, token string, v, out any, want int) {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	require.Equal(t, want, res.StatusCode)
-	if out != nil {
-		require.NoError(t, json.NewDecoder(res.Body).Decode(out))
 	}
 }
 
@@ -147,10 +126,10 @@ func TestRunOneProcess(t *testing.T) {
 	assert.Contains(t, page.Header.Get("Content-Type"), "text/html")
 
 	var alice, bob api.AuthResponse
-	postJSON(t, base+"/v1/signup", "", api.SignupRequest{Username: "alice", DisplayName: "Alice", Password: "correct horse"}, &alice, http.StatusCreated)
-	postJSON(t, base+"/v1/signup", "", api.SignupRequest{Username: "bob", DisplayName: "Bob", Password: "battery staple"}, &bob, http.StatusCreated)
+	apitest.Call(t, http.MethodPost, base+"/v1/signup", "", api.SignupRequest{Username: "alice", DisplayName: "Alice", Password: "correct horse"}, &alice, http.StatusCreated)
+	apitest.Call(t, http.MethodPost, base+"/v1/signup", "", api.SignupRequest{Username: "bob", DisplayName: "Bob", Password: "battery staple"}, &bob, http.StatusCreated)
 	var conv api.Conversation
-	postJSON(t, base+"/v1/conversations/direct", alice.Token, api.DirectRequest{UserID: bob.User.ID}, &conv, http.StatusOK)
+	apitest.Call(t, http.MethodPost, base+"/v1/conversations/direct", alice.Token, api.DirectRequest{UserID: bob.User.ID}, &conv, http.StatusOK)
 
 	tctx, tcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer tcancel()
@@ -169,7 +148,7 @@ func TestRunOneProcess(t *testing.T) {
 	assert.Equal(t, int64(1), own.Seq, "the sender's own devices get the message too")
 
 	// An HTTP send goes through the same bus: Alice's socket gets it live.
-	postJSON(t, base+"/v1/conversations/"+conv.ID.String()+"/messages", bob.Token, api.SendRequest{ClientMsgID: "b-1", Body: "hi alice"}, nil, http.StatusCreated)
+	apitest.Call(t, http.MethodPost, base+"/v1/conversations/"+conv.ID.String()+"/messages", bob.Token, api.SendRequest{ClientMsgID: "b-1", Body: "hi alice"}, nil, http.StatusCreated)
 	got = a.next(tctx, protocol.TypeMessage).(protocol.Message)
 	assert.Equal(t, "hi alice", got.Body)
 	assert.Equal(t, int64(2), got.Seq)
