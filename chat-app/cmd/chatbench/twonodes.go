@@ -14,15 +14,16 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/loadgen"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/proc"
 )
 
 const (
 	nameTwoNodes = "chat-app, 2 gateways"
-	// gatewaySendRate is the gateway's per-user send limit (gateway.DefaultSendRate; cmd/chat-gateway
-	// has no setting for it): the schedule is spread over enough members' sockets to stay under it.
-	gatewaySendRate = 10
+	// gatewaySendRate is the per-user send limit the gateways run with: their default, as in a
+	// deployment. The schedule is spread over enough members' sockets to stay under it.
+	gatewaySendRate = chat.DefaultSendRate
 )
 
 func randomHex(n int) string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/auth"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/limit"
 )
 
 // Publisher hands a newly stored message to the live feed (the gateway's fan-out), and tells a
@@ -34,8 +35,12 @@ type Options struct {
 	// guesser hammers. LoginPerMinute < 0 disables the limit.
 	LoginPerMinute float64
 	LoginBurst     int
-	Now            func() time.Time // (time.Now) the rate limiter's clock
-	PublishTimeout time.Duration    // (2s)
+	Now            func() time.Time // (time.Now) the login limiter's clock
+	// Sends is the per-user budget of HTTP sends (429 when spent), shared with the WebSocket
+	// gateway in one process so the two paths do not add up. Nil: chat.DefaultSendRate and
+	// chat.DefaultSendBurst for this API alone.
+	Sends          *limit.Keyed[int64]
+	PublishTimeout time.Duration // (2s)
 	// OnCreated, when set, is called once for each message sent over HTTP and stored (never for
 	// a retried send), after it was published, with that one message; the notifier's Policy hooks
 	// in here. Its context outlives a client that hangs up.
@@ -58,7 +63,8 @@ type API struct {
 	tokens    *auth.Tokens
 	publisher Publisher
 	log       *slog.Logger
-	limiter   *limiter // nil: no login limit
+	logins    *limit.Keyed[string] // per client IP; nil: no login limit
+	sends     *limit.Keyed[int64]  // per user
 	pubWait   time.Duration
 	onCreated func(ctx context.Context, ms []chat.Message)
 	push      chat.PushStore // nil: no push routes
@@ -90,6 +96,9 @@ func New(o Options) (*API, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Sends == nil {
+		o.Sends = limit.New[int64](chat.DefaultSendRate, chat.DefaultSendBurst, nil)
+	}
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = 2 * time.Second
 	}
@@ -98,7 +107,7 @@ func New(o Options) (*API, error) {
 		return nil, err
 	}
 	a := &API{store: o.Store, tokens: o.Tokens, publisher: o.Publisher, log: o.Logger, pubWait: o.PublishTimeout, onCreated: o.OnCreated,
-		push: o.Push, vapidKey: o.VAPIDPublicKey, pushHosts: o.PushHosts, dummy: dummy}
+		push: o.Push, vapidKey: o.VAPIDPublicKey, pushHosts: o.PushHosts, dummy: dummy, sends: o.Sends}
 	if o.LoginPerMinute >= 0 {
 		if o.LoginPerMinute == 0 {
 			o.LoginPerMinute = 30
@@ -106,7 +115,7 @@ func New(o Options) (*API, error) {
 		if o.LoginBurst <= 0 {
 			o.LoginBurst = 10
 		}
-		a.limiter = newLimiter(o.LoginPerMinute/60, o.LoginBurst, o.Now)
+		a.logins = limit.New[string](o.LoginPerMinute/60, o.LoginBurst, o.Now)
 	}
 	return a, nil
 }

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,8 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/api"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/apitest"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/auth"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/limit"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/memstore"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/pgstore"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/snowflake"
@@ -138,29 +139,7 @@ func (r response) problem(t *testing.T, status int) string {
 // (sent as is, for malformed bodies).
 func (h *harness) call(t *testing.T, token, method, path string, body any) response {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		require.NoError(t, err)
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, h.base+path, rd)
-	require.NoError(t, err)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
+	res, raw := apitest.Do(t, method, h.base+path, token, body)
 	return response{status: res.StatusCode, header: res.Header, body: raw}
 }
 
@@ -464,6 +443,36 @@ func TestLoginRateLimitPerIP(t *testing.T) {
 	res = h.call(t, "", "POST", "/v1/login", api.LoginRequest{Username: "alice", Password: "password-alice"})
 	assert.Equal(t, http.StatusOK, res.status, "refilled: %s", res.body)
 	login().problem(t, http.StatusTooManyRequests)
+}
+
+// HTTP sends spend the per-user budget the gateway spends (one limiter in one process): a
+// user at the limit gets 429 with Retry-After, on every connection of theirs; others do not.
+func TestSendRateLimitPerUser(t *testing.T) {
+	t.Parallel()
+	c := &clock{}
+	c.ns.Store(time.Now().UnixNano())
+	sends := limit.New[int64](0.5, 2, c.Now) // one every 2 s, burst 2
+	h := serve(t, memStore(t), func(o *api.Options) { o.Sends = sends })
+	a, b := h.signup(t, "alice"), h.signup(t, "bob")
+	var conv api.Conversation
+	h.call(t, a.token, "POST", "/v1/conversations/direct", api.DirectRequest{UserID: b.user.ID}).decode(t, &conv)
+	require.Equal(t, http.StatusCreated, h.send(t, a, conv.ID, "a-1", "x").status)
+	require.Equal(t, http.StatusCreated, h.send(t, a, conv.ID, "a-2", "x").status)
+	res := h.send(t, a, conv.ID, "a-3", "x")
+	assert.Contains(t, res.problem(t, http.StatusTooManyRequests), "too many sends")
+	assert.Equal(t, "2", res.header.Get("Retry-After"))
+	require.Equal(t, http.StatusCreated, h.send(t, b, conv.ID, "b-1", "x").status, "bob has his own budget")
+
+	// The gateway of the same process spends the same bucket (app.New shares it).
+	ok, _ := sends.Allow(int64(b.user.ID))
+	require.True(t, ok)
+	h.send(t, b, conv.ID, "b-2", "x").problem(t, http.StatusTooManyRequests)
+
+	c.Add(2 * time.Second)
+	require.Equal(t, http.StatusCreated, h.send(t, a, conv.ID, "a-3", "x").status, "refilled; the refused send was not stored")
+	var page api.MessagesResponse
+	h.call(t, b.token, "GET", fmt.Sprintf("/v1/conversations/%s/messages", conv.ID), nil).decode(t, &page)
+	assert.Len(t, page.Messages, 4)
 }
 
 func TestPublishFailureStillStores(t *testing.T) {

@@ -48,18 +48,34 @@ func unauthorized(w http.ResponseWriter, r *http.Request, challenge, detail stri
 
 // limitLogins applies the per-IP budget of signup and login attempts (429 with Retry-After).
 func (a *API) limitLogins(next http.Handler) http.Handler {
-	if a.limiter == nil {
+	if a.logins == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, wait := a.limiter.allow(httpx.ClientIP(r))
-		if !ok {
-			secs := int64((wait + time.Second - 1) / time.Second)
-			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-			httpx.WriteProblem(w, r, httpx.NewProblem(http.StatusTooManyRequests,
-				fmt.Sprintf("too many signup or login attempts from this address; retry in %d s", secs)).With("retry_after_ms", wait.Milliseconds()))
+		if ok, wait := a.logins.Allow(httpx.ClientIP(r)); !ok {
+			tooMany(w, r, wait, "too many signup or login attempts from this address")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// limitSends applies the caller's budget of sends, the one the WebSocket gateway of this process
+// spends too (429 with Retry-After). It goes after authenticate.
+func (a *API) limitSends(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, wait := a.sends.Allow(userID(r)); !ok {
+			tooMany(w, r, wait, "too many sends")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// tooMany answers 429 with Retry-After in whole seconds and the exact wait as retry_after_ms.
+func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration, what string) {
+	secs := int64((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	httpx.WriteProblem(w, r, httpx.NewProblem(http.StatusTooManyRequests,
+		fmt.Sprintf("%s; retry in %d s", what, secs)).With("retry_after_ms", wait.Milliseconds()))
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/fanout"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/gateway"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/limit"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/memstore"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/notify"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/pgstore"
@@ -67,8 +68,11 @@ type Options struct {
 	PushHosts      []string // push services endpoints may point at (chat.DefaultPushHosts)
 
 	AllowedOrigins []string // browser origin host patterns for the WebSocket upgrade
-	SendRate       float64  // per-user sends per second over WebSockets (gateway.DefaultSendRate)
-	SendBurst      int      // (gateway.DefaultSendBurst)
+	// SendRate and SendBurst are the per-user budget of sends, edits and deletes
+	// (chat.DefaultSendRate, chat.DefaultSendBurst): one bucket per user for the WebSocket and
+	// the HTTP path of this process.
+	SendRate  float64
+	SendBurst int
 
 	// Web is the browser client, served at / when set (chat-app/web's Handler). The API's and
 	// gateway's routes take precedence.
@@ -149,8 +153,12 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.SendRate <= 0 || o.SendBurst <= 0 {
+		o.SendRate, o.SendBurst = chat.DefaultSendRate, chat.DefaultSendBurst
+	}
+	sends := limit.New[int64](o.SendRate, o.SendBurst, nil)
 	if o.Gateway {
-		if err := a.buildGateway(o, rdb, onCreated); err != nil {
+		if err := a.buildGateway(o, rdb, onCreated, sends); err != nil {
 			return nil, err
 		}
 	}
@@ -160,8 +168,8 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 			pub = gateway.Publisher{Bus: a.Bus}
 		}
 		a.API, err = api.New(api.Options{Store: a.Store, Tokens: a.Tokens, Logger: o.Logger, Publisher: pub, OnCreated: onCreated,
-			LoginPerMinute: o.LoginPerMinute, LoginBurst: o.LoginBurst, Push: a.Push, VAPIDPublicKey: o.VAPIDPublicKey,
-			PushHosts: o.PushHosts})
+			LoginPerMinute: o.LoginPerMinute, LoginBurst: o.LoginBurst, Sends: sends, Push: a.Push,
+			VAPIDPublicKey: o.VAPIDPublicKey, PushHosts: o.PushHosts})
 		if err != nil {
 			return nil, err
 		}
@@ -315,7 +323,7 @@ func (l lazyPresence) Statuses(ctx context.Context, users []int64) ([]presence.S
 	return l.a.presence.Statuses(ctx, users)
 }
 
-func (a *App) buildGateway(o Options, rdb *redis.Client, onCreated func(context.Context, []chat.Message)) error {
+func (a *App) buildGateway(o Options, rdb *redis.Client, onCreated func(context.Context, []chat.Message), sends *limit.Keyed[int64]) error {
 	announce := gateway.PresenceNotifier(a.Store, a.Bus, o.Logger)
 	var tracker presence.Tracker
 	if rdb == nil {
@@ -334,7 +342,7 @@ func (a *App) buildGateway(o Options, rdb *redis.Client, onCreated func(context.
 	}
 	gw, err := gateway.New(gateway.Options{Store: a.Store, Bus: a.Bus, Verifier: Verifier{a.Tokens}, Presence: tracker,
 		Logger: o.Logger.With("component", "gateway"), Registerer: o.Registerer, AllowedOrigins: o.AllowedOrigins,
-		SendRate: o.SendRate, SendBurst: o.SendBurst, OnCreated: onCreated})
+		Sends: sends, OnCreated: onCreated})
 	if err != nil {
 		return err
 	}

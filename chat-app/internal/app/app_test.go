@@ -6,22 +6,22 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/apitest"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/redisbus"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/testkit"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// serve builds an app from o and serves its routes; it returns a function giving the status of
-// a request.
-func serve(t *testing.T, o Options) (*App, func(method, path, body string) int) {
+// serve builds an app from o (no login limit, a random secret unless set) and serves its routes;
+// it returns the app and the server's base URL.
+func serve(t *testing.T, o Options) (*App, string) {
 	t.Helper()
 	o.Logger, o.LoginPerMinute = quiet, -1
 	if o.Secret == nil {
@@ -34,15 +34,7 @@ func serve(t *testing.T, o Options) (*App, func(method, path, body string) int) 
 	a.Routes(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	return a, func(method, path, body string) int {
-		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		res.Body.Close()
-		return res.StatusCode
-	}
+	return a, srv.URL
 }
 
 const signup = `{"username":"alice","display_name":"Alice","password":"correct horse"}`
@@ -59,10 +51,10 @@ func TestPartsServeTheirRoutes(t *testing.T) {
 		{"gateway only", Options{Gateway: true}, http.StatusNotFound, http.StatusUpgradeRequired, http.StatusNotFound},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			a, status := serve(t, c.o)
-			assert.Equal(t, c.signup, status(http.MethodPost, "/v1/signup", signup))
-			assert.Equal(t, c.ws, status(http.MethodGet, "/ws", ""), "a plain GET is not an upgrade")
-			assert.Equal(t, c.webIndex, status(http.MethodGet, "/", ""))
+			a, base := serve(t, c.o)
+			apitest.Call(t, http.MethodPost, base+"/v1/signup", "", signup, nil, c.signup)
+			apitest.Call(t, http.MethodGet, base+"/ws", "", nil, nil, c.ws) // a plain GET is not an upgrade
+			apitest.Call(t, http.MethodGet, base+"/", "", nil, nil, c.webIndex)
 			assert.Empty(t, a.Checks(), "nothing external to check in memory")
 			assert.Equal(t, c.o.Gateway, a.Bus != nil, "an API-only process without Redis publishes nowhere")
 		})
@@ -76,7 +68,7 @@ func TestPartsServeTheirRoutes(t *testing.T) {
 func TestOnPostgresAndRedis(t *testing.T) {
 	db := testkit.Postgres(t)
 	rdb := testkit.Redis(t)
-	a, status := serve(t, Options{API: true, Gateway: true, DatabaseURL: db.URL, Migrate: true, RedisURL: rdb.URL,
+	a, base := serve(t, Options{API: true, Gateway: true, DatabaseURL: db.URL, Migrate: true, RedisURL: rdb.URL,
 		KeyPrefix: rdb.Prefix})
 	bus, ok := a.Bus.(*redisbus.Bus)
 	require.True(t, ok, "the bus is Redis pub/sub")
@@ -90,7 +82,7 @@ func TestOnPostgresAndRedis(t *testing.T) {
 		require.NoError(t, c.Fn(t.Context()), c.Name)
 	}
 	assert.ElementsMatch(t, []string{"postgres", "redis"}, names)
-	assert.Equal(t, http.StatusCreated, status(http.MethodPost, "/v1/signup", signup))
+	apitest.Call(t, http.MethodPost, base+"/v1/signup", "", signup, nil, http.StatusCreated)
 	var users int
 	require.NoError(t, db.Pool.QueryRow(t.Context(), "SELECT count(*) FROM users").Scan(&users))
 	assert.Equal(t, 1, users, "migrated and stored in PostgreSQL")

@@ -36,6 +36,11 @@ const (
 	MaxDisplayNameBytes = 64
 	MaxTitleBytes       = 128
 	MaxPageSize         = 200
+
+	// DefaultSendRate and DefaultSendBurst are the per-user abuse limit of sends, edits and
+	// deletes: one budget per process for the WebSocket and the HTTP path alike.
+	DefaultSendRate  = 10 // per second
+	DefaultSendBurst = 30
 )
 
 // User is an account.

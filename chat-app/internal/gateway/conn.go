@@ -354,7 +354,7 @@ func (c *conn) touch() { c.lastAct.Store(time.Now().UnixNano()) }
 func (c *conn) appendMessage(m chat.Message) {
 	c.touch()
 	ref := m.ClientMsgID
-	if ok, wait := c.g.sends.allow(c.user); !ok {
+	if ok, wait := c.g.sends.Allow(c.user); !ok {
 		c.enqueue(protocol.ErrorFrame{Code: protocol.CodeRateLimited, Message: "too many sends", Ref: ref,
 			RetryAfterMS: max(wait.Milliseconds(), 1)})
 		return
@@ -451,7 +451,7 @@ func notMember(conv int64, ref string) protocol.ErrorFrame {
 // typing forwards an ephemeral typing event; excess and non-members are dropped silently.
 func (c *conn) typing(ctx context.Context, conv int64) {
 	c.touch()
-	if !c.g.typing.allow(c.user, conv) {
+	if ok, _ := c.g.typing.Allow([2]int64{c.user, conv}); !ok {
 		return
 	}
 	if _, err := c.g.o.Store.Member(ctx, conv, c.user); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/fanout"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/limit"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/presence"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
 )
@@ -27,8 +28,6 @@ import (
 // Defaults of Options, from the limits table of docs/protocol.md.
 const (
 	DefaultSendQueue = 1024 // frames per connection
-	DefaultSendRate  = 10   // sends (send/edit/delete) per second per user
-	DefaultSendBurst = 30
 
 	// TransportReadLimit is the largest WebSocket message the gateway reads; a bigger one closes
 	// the connection with 1009 without being buffered.
@@ -75,12 +74,14 @@ type Options struct {
 	// host patterns such as "chat.example.com" or "*.example.com"); the request's own host is
 	// always allowed and native clients send no Origin.
 	AllowedOrigins []string
-	SendQueue      int           // per-connection bounded send queue (DefaultSendQueue); full → close 4008
-	SendRate       float64       // per-user sends per second (DefaultSendRate) → error rate_limited
-	SendBurst      int           // per-user burst (DefaultSendBurst)
-	Heartbeat      time.Duration // (protocol.DefaultHeartbeat); nothing received for 2× → close 4003
-	MaxFrameBytes  int           // (protocol.DefaultMaxFrameBytes) → error frame_too_large
-	WriteTimeout   time.Duration // (WriteTimeout) a batch of writes not done by then → close 4008
+	SendQueue      int // per-connection bounded send queue (DefaultSendQueue); full → close 4008
+	// Sends is the per-user budget of sends, edits and deletes (error rate_limited when spent),
+	// shared with the API's HTTP sends in one process. Nil: chat.DefaultSendRate and
+	// chat.DefaultSendBurst for this gateway alone.
+	Sends         *limit.Keyed[int64]
+	Heartbeat     time.Duration // (protocol.DefaultHeartbeat); nothing received for 2× → close 4003
+	MaxFrameBytes int           // (protocol.DefaultMaxFrameBytes) → error frame_too_large
+	WriteTimeout  time.Duration // (WriteTimeout) a batch of writes not done by then → close 4008
 }
 
 // Gateway serves the chat WebSocket endpoint. It is an http.Handler.
@@ -89,8 +90,8 @@ type Gateway struct {
 	log     *slog.Logger
 	limits  protocol.Limits
 	m       *metrics
-	sends   *rateLimiter
-	typing  *typingLimiter
+	sends   *limit.Keyed[int64]
+	typing  *limit.Keyed[[2]int64] // one typing event per (user, conversation) per TypingMinInterval
 	receipt *receiptCoalescer
 	appends *appender
 
@@ -112,7 +113,7 @@ func New(o Options) (*Gateway, error) {
 		return nil, errors.New("gateway: Bus is required")
 	case o.Verifier == nil:
 		return nil, errors.New("gateway: Verifier is required")
-	case o.SendQueue < 0, o.SendRate < 0, o.SendBurst < 0, o.Heartbeat < 0, o.MaxFrameBytes < 0:
+	case o.SendQueue < 0, o.Heartbeat < 0, o.MaxFrameBytes < 0:
 		return nil, errors.New("gateway: negative limit")
 	case o.MaxFrameBytes > TransportReadLimit:
 		return nil, fmt.Errorf("gateway: MaxFrameBytes %d above the transport read limit %d", o.MaxFrameBytes, TransportReadLimit)
@@ -123,11 +124,8 @@ func New(o Options) (*Gateway, error) {
 	if o.SendQueue == 0 {
 		o.SendQueue = DefaultSendQueue
 	}
-	if o.SendRate == 0 {
-		o.SendRate = DefaultSendRate
-	}
-	if o.SendBurst == 0 {
-		o.SendBurst = DefaultSendBurst
+	if o.Sends == nil {
+		o.Sends = limit.New[int64](chat.DefaultSendRate, chat.DefaultSendBurst, nil)
 	}
 	if o.Heartbeat == 0 {
 		o.Heartbeat = protocol.DefaultHeartbeat
@@ -151,8 +149,8 @@ func New(o Options) (*Gateway, error) {
 		log:    o.Logger,
 		limits: protocol.Limits{MaxFrameBytes: o.MaxFrameBytes},
 		m:      m,
-		sends:  newRateLimiter(o.SendRate, o.SendBurst, time.Now),
-		typing: newTypingLimiter(protocol.TypingMinInterval, time.Now),
+		sends:  o.Sends,
+		typing: limit.New[[2]int64](1/protocol.TypingMinInterval.Seconds(), 1, nil),
 		conns:  map[*conn]struct{}{},
 	}
 	g.receipt = newReceiptCoalescer(ReceiptInterval, g.publishReceipt)

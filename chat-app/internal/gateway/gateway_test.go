@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/limit"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
 )
 
@@ -377,7 +378,7 @@ func TestBadInputGetsTheRightErrorAndTheConnectionStays(t *testing.T) {
 
 func TestRateLimitPerUserAcrossConnections(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{tune: func(o *Options) { o.SendRate, o.SendBurst = 0.5, 3 }})
+	e := newEnv(t, envOpts{tune: func(o *Options) { o.Sends = limit.New[int64](0.5, 3, nil) }})
 	u := e.users(t, "alice", "bob")
 	conv, err := e.store.Direct(context.Background(), u[0], u[1])
 	require.NoError(t, err)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/fanout"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/limit"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/memstore"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/snowflake"
@@ -73,7 +74,7 @@ func newEnv(t *testing.T, eo envOpts) *env {
 	for range max(eo.nodes, 1) {
 		reg := prometheus.NewRegistry()
 		o := Options{Store: e.store, Bus: e.bus, Verifier: fakeVerifier{}, Registerer: reg, Logger: slog.New(slog.DiscardHandler),
-			SendRate: 1000, SendBurst: 1000}
+			Sends: limit.New[int64](1000, 1000, nil)}
 		if eo.tune != nil {
 			eo.tune(&o)
 		}

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -10,93 +9,6 @@ import (
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
 )
-
-// sweepEvery is how many calls a limiter map takes between sweeps of its idle entries.
-const sweepEvery = 1024
-
-// rateLimiter is a token bucket per user, shared by all of that user's connections on this node:
-// rate tokens per second up to burst, one per send, edit or delete.
-type rateLimiter struct {
-	rate  float64
-	burst float64
-	now   func() time.Time
-
-	mu      sync.Mutex
-	buckets map[int64]*bucket
-	calls   int
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newRateLimiter(rate float64, burst int, now func() time.Time) *rateLimiter {
-	return &rateLimiter{rate: rate, burst: float64(burst), now: now, buckets: map[int64]*bucket{}}
-}
-
-// allow takes a token of user's bucket; when there is none it says how long until there is.
-func (l *rateLimiter) allow(user int64) (bool, time.Duration) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.calls++
-	if l.calls%sweepEvery == 0 {
-		full := time.Duration(l.burst / l.rate * float64(time.Second))
-		for u, b := range l.buckets {
-			if now.Sub(b.last) > full {
-				delete(l.buckets, u) // refilled by now: the same as a fresh bucket
-			}
-		}
-	}
-	b := l.buckets[user]
-	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[user] = b
-	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	wait := time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-	return false, max(wait, time.Millisecond)
-}
-
-// typingLimiter lets one typing event per user and conversation through per interval.
-type typingLimiter struct {
-	interval time.Duration
-	now      func() time.Time
-
-	mu    sync.Mutex
-	last  map[[2]int64]time.Time
-	calls int
-}
-
-func newTypingLimiter(interval time.Duration, now func() time.Time) *typingLimiter {
-	return &typingLimiter{interval: interval, now: now, last: map[[2]int64]time.Time{}}
-}
-
-func (l *typingLimiter) allow(user, conv int64) bool {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.calls++
-	if l.calls%sweepEvery == 0 {
-		for k, t := range l.last {
-			if now.Sub(t) >= l.interval {
-				delete(l.last, k)
-			}
-		}
-	}
-	k := [2]int64{user, conv}
-	if t, ok := l.last[k]; ok && now.Sub(t) < l.interval {
-		return false
-	}
-	l.last[k] = now
-	return true
-}
 
 // receiptKey names one coalesced receipt stream.
 type receiptKey struct {
@@ -136,7 +48,7 @@ func (r *receiptCoalescer) add(k receiptKey, seq int64) {
 		return
 	}
 	r.calls++
-	if r.calls%sweepEvery == 0 {
+	if r.calls%1024 == 0 { // drop idle streams now and then
 		for key, s := range r.state {
 			if s.timer == nil && now.Sub(s.at) > time.Minute {
 				delete(r.state, key)
