@@ -72,7 +72,7 @@ func TestOnPostgresAndRedis(t *testing.T) {
 		KeyPrefix: rdb.Prefix})
 	bus, ok := a.Bus.(*redisbus.Bus)
 	require.True(t, ok, "the bus is Redis pub/sub")
-	assert.Equal(t, rdb.Prefix+"chat:x", bus.Channel("x"), "channels carry the key prefix")
+	assert.Equal(t, rdb.Prefix+"chat:v2:x", bus.Channel("x"), "channels carry the key prefix and the wire format's version")
 	n, err := rdb.Client.Exists(t.Context(), rdb.Prefix+"chat:notify").Result()
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, n, "the notification stream carries the key prefix")

@@ -115,6 +115,11 @@ type Message struct {
 	Body           string
 	RefSeq         int64 // the Seq an edit or delete targets; 0 for text
 	CreatedAt      time.Time
+	// MemberRemovals is how many members the conversation had lost (RemoveMember) when this
+	// message was stored: set by Append and AppendBatch on the message they create, 0 on
+	// messages read back. Gateways compare it with what a session has checked, so a message
+	// stored after a user's removal never reaches that user's open sessions (protocol.md §9).
+	MemberRemovals int64
 }
 
 // Membership is a conversation seen by one of its members.

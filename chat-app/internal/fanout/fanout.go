@@ -27,9 +27,13 @@ func UserTopic(user int64) string { return "u:" + strconv.FormatInt(user, 10) }
 // sends the same bytes to every recipient without re-encoding), plus what a receiver needs
 // without parsing it.
 type Event struct {
-	Seq   int64  // the message's seq for message frames (continuity checks), 0 for ephemeral frames
-	From  int64  // the user whose action caused it (e.g. the typist, so they are not echoed); 0 if none
-	Frame []byte // a complete server frame (protocol.Encode / protocol.AppendMessage output)
+	Seq  int64 // the message's seq for message frames (continuity checks), 0 for ephemeral frames
+	From int64 // the user whose action caused it (e.g. the typist, so they are not echoed); 0 if none
+	// Removals is the conversation's chat.Message.MemberRemovals for message frames: a gateway
+	// re-checks a session's membership before delivering a message stored after a removal
+	// that session has not checked yet. 0 for other frames.
+	Removals int64
+	Frame    []byte // a complete server frame (protocol.Encode / protocol.AppendMessage output)
 }
 
 // Bus delivers events published on a topic to every subscriber of that topic on every node,

@@ -403,7 +403,8 @@ func (p Publisher) Publish(ctx context.Context, m chat.Message) error {
 	if err != nil {
 		return fmt.Errorf("encode message: %w", err)
 	}
-	return p.Bus.Publish(ctx, fanout.ConversationTopic(m.ConversationID), fanout.Event{Seq: m.Seq, From: m.SenderID, Frame: b})
+	return p.Bus.Publish(ctx, fanout.ConversationTopic(m.ConversationID), fanout.Event{Seq: m.Seq, From: m.SenderID,
+		Removals: m.MemberRemovals, Frame: b})
 }
 
 // Membership implements api.Publisher: a membership frame on the user's topic, which every

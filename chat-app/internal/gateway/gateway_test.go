@@ -501,6 +501,46 @@ func TestMembershipChangesReachConnectedSessions(t *testing.T) {
 	b.expectError(protocol.CodeNotMember)
 }
 
+// A message stored after a removal never reaches the removed user's open sessions, even when
+// the "membership removed" announcement is late or lost (here: never published), on every node;
+// the members who stay receive it, and their first message after a removal costs one check.
+func TestMessagesStoredAfterARemovalDoNotReachTheRemovedUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{nodes: 2})
+	ctx := context.Background()
+	u := e.users(t, "alice", "bob", "carol")
+	alice, bob, carol := u[0], u[1], u[2]
+	g, err := e.store.CreateGroup(ctx, alice, "g", []int64{bob, carol})
+	require.NoError(t, err)
+	d, err := e.store.Direct(ctx, alice, bob)
+	require.NoError(t, err)
+	a := connect(t, e.urls[0], alice)
+	b0, b1 := connect(t, e.urls[0], bob), connect(t, e.urls[1], bob) // bob on both nodes
+	c := connect(t, e.urls[1], carol)
+	for _, s := range []*client{b0, b1} {
+		syncAll(s, map[int64]int64{g.ID: 0, d.ID: 0})
+	}
+	syncAll(c, map[int64]int64{g.ID: 0})
+	a.sendText(g.ID, "before", "1")
+	for _, s := range []*client{b0, b1, c} {
+		assert.Equal(t, "before", expectMessage(s).ClientMsgID)
+	}
+
+	require.NoError(t, e.store.RemoveMember(ctx, alice, g.ID, bob)) // and no announcement
+	a.sendText(g.ID, "after", "2")
+	assert.Equal(t, "after", expectMessage(c).ClientMsgID, "carol stays a member")
+	a.sendText(d.ID, "barrier", "3") // bob's next message frame on each node is this one
+	for _, s := range []*client{b0, b1} {
+		assert.Equal(t, "barrier", expectMessage(s).ClientMsgID, "nothing of the group after the removal")
+	}
+	a.sendText(g.ID, "later", "4")
+	assert.Equal(t, "later", expectMessage(c).ClientMsgID)
+	a.sendText(d.ID, "barrier-2", "5")
+	for _, s := range []*client{b0, b1} {
+		assert.Equal(t, "barrier-2", expectMessage(s).ClientMsgID, "the session dropped the group")
+	}
+}
+
 // A client that asks for batching (?batch=1) gets what queued meanwhile in fewer WebSocket
 // messages, every frame still once and in order; one that did not ask gets one frame per message.
 func TestBatchedClientGetsEveryFrameInFewerMessages(t *testing.T) {

@@ -38,6 +38,14 @@ import (
 //  3. Live: an event is sent only if seq == sent+1 (then sent++); seq ≤ sent is dropped. A hole
 //     (seq > sent+1: a reordered or lost publish) switches C to filling: the event is parked
 //     in pending and the syncer reads sent+1 … seq-1 from the store, then flushes as in 2.
+//  4. Removed means removed. Every message event carries the count of member removals C had
+//     when it was stored (the store bumps it under the row lock that orders the log). Before
+//     sending an event whose count is above the one this session last checked, the syncer
+//     re-reads the user's membership: gone → the session drops C (nothing more of it is sent);
+//     still there → the count is recorded. So a message stored after the user's removal never
+//     reaches their open sessions, even when it overtakes the "membership removed" frame on
+//     the bus (which travels on another topic, from another process). Entries read from the
+//     store to fill a hole precede such an event, so they were stored no later.
 //
 // So the queue of C receives exactly the seqs after_seq+1, after_seq+2, … once each, in order
 // (sent only grows by one per frame). The queue is FIFO and drained by one writer, so the socket
@@ -60,6 +68,9 @@ type convState struct {
 	pending []fanout.Event
 	sent    int64  // highest seq queued to the client; -1 until known
 	cancel  func() // ends the bus subscription; nil while it is being made
+	// removals is the conversation's count of member removals this session's membership was
+	// checked at (rule 4); 0 until an event says there were some.
+	removals int64
 }
 
 // errHole is a hole the store could not fill (it does not have a seq the feed already announced).
@@ -91,6 +102,10 @@ func (c *conn) onConvEvent(conv int64, e fanout.Event) {
 		switch {
 		case st.sent >= 0 && e.Seq <= st.sent:
 			// duplicate from the feed
+		case e.Removals > st.removals: // stored after a removal: check membership first (rule 4)
+			st.mode = modeFilling
+			st.pending = append(st.pending, e)
+			signal(c.kick)
 		case st.sent < 0 || e.Seq == st.sent+1:
 			if !c.q.push(messageFrame(e.Frame)) {
 				c.slow()
@@ -302,7 +317,13 @@ func (c *conn) flush(ctx context.Context, conv, sent int64) error {
 			c.mu.Unlock()
 			return nil
 		}
+		checked := st.removals
 		c.mu.Unlock()
+		if removals := slices.MaxFunc(batch, func(a, b fanout.Event) int { return cmp.Compare(a.Removals, b.Removals) }).Removals; removals > checked {
+			if member, err := c.stillMember(ctx, conv, removals); err != nil || !member {
+				return err
+			}
+		}
 		slices.SortFunc(batch, func(a, b fanout.Event) int { return cmp.Compare(a.Seq, b.Seq) })
 		for _, e := range batch {
 			if sent >= 0 && e.Seq <= sent {
@@ -331,7 +352,26 @@ func (c *conn) flush(ctx context.Context, conv, sent int64) error {
 	}
 }
 
-// fillHoles flushes every conversation a live event found a hole in (rule 3).
+// stillMember re-reads the user's membership of conv before events that carry removals are
+// sent (rule 4) and records the count; when the user is no longer a member the session drops conv.
+func (c *conn) stillMember(ctx context.Context, conv, removals int64) (bool, error) {
+	_, err := c.g.o.Store.Member(ctx, conv, c.user)
+	switch {
+	case errors.Is(err, chat.ErrNotMember) || errors.Is(err, chat.ErrNotFound):
+		c.unsubscribe(conv)
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("check membership of %d: %w", conv, err)
+	}
+	c.mu.Lock()
+	if st := c.convs[conv]; st != nil {
+		st.removals = max(st.removals, removals)
+	}
+	c.mu.Unlock()
+	return true, nil
+}
+
+// fillHoles flushes every conversation a live event found a hole in, or a removal (rules 3, 4).
 func (c *conn) fillHoles(ctx context.Context) error {
 	c.mu.Lock()
 	var todo []int64

@@ -44,6 +44,7 @@ type Store struct {
 	userConvs   map[int64]map[int64]bool // user → conversations
 	messages    map[int64][]chat.Message // by conversation; index i holds Seq i+1
 	sent        map[idemKey]chat.Message
+	removals    map[int64]int64 // by conversation: RemoveMember calls (chat.Message.MemberRemovals)
 }
 
 var _ chat.Store = (*Store)(nil)
@@ -63,6 +64,7 @@ func New(ids *snowflake.Generator) *Store {
 		userConvs:   map[int64]map[int64]bool{},
 		messages:    map[int64][]chat.Message{},
 		sent:        map[idemKey]chat.Message{},
+		removals:    map[int64]int64{},
 	}
 }
 
@@ -289,6 +291,7 @@ func (s *Store) RemoveMember(_ context.Context, actor, conv, user int64) error {
 		return err
 	}
 	s.leave(conv, user)
+	s.removals[conv]++
 	return nil
 }
 
@@ -391,8 +394,10 @@ func (s *Store) appendLocked(m chat.Message) (chat.Message, bool, error) {
 	c := s.convs[m.ConversationID]
 	c.LastSeq++
 	m.ID, m.Seq, m.CreatedAt = s.nextID(), c.LastSeq, s.now()
+	m.MemberRemovals = 0 // not part of the stored message
 	s.messages[m.ConversationID] = append(log, m)
 	s.sent[idemKey{m.SenderID, m.ClientMsgID}] = m
+	m.MemberRemovals = s.removals[m.ConversationID]
 	return m, true, nil
 }
 

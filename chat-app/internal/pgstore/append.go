@@ -128,9 +128,9 @@ func (s *Store) appendBatch(ctx context.Context, tx pgx.Tx, ms []chat.Message, f
 	}
 
 	// 2. Reserve the seqs.
-	var last int64
-	if err := tx.QueryRow(ctx, "UPDATE conversations SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq",
-		conv, len(todo)).Scan(&last); err != nil {
+	var last, removals int64
+	if err := tx.QueryRow(ctx, "UPDATE conversations SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq, member_removals",
+		conv, len(todo)).Scan(&last, &removals); err != nil {
 		return fmt.Errorf("reserve seqs: %w", err)
 	}
 	base := last - int64(len(todo)) // the log's last seq before this batch
@@ -157,7 +157,7 @@ func (s *Store) appendBatch(ctx context.Context, tx pgx.Tx, ms []chat.Message, f
 				continue
 			}
 		}
-		m.ID, m.Seq = s.nextID(), base+int64(len(created))+1
+		m.ID, m.Seq, m.MemberRemovals = s.nextID(), base+int64(len(created))+1, removals
 		out[i].Message, out[i].Created = m, true
 		targets[m.Seq] = m // a later edit in this batch may target it
 		created = append(created, i)

@@ -295,8 +295,12 @@ func (s *Store) RemoveMember(ctx context.Context, actor, conv, user int64) error
 		if err := chat.CanRemove(actorRole, targetRole, actor == user); err != nil {
 			return err
 		}
+		// The member row first, then the conversation row: the order Append locks them in.
 		if _, err := tx.Exec(ctx, "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2", conv, user); err != nil {
 			return fmt.Errorf("delete member: %w", err)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE conversations SET member_removals = member_removals + 1 WHERE id = $1", conv); err != nil {
+			return fmt.Errorf("count the removal: %w", err)
 		}
 		return nil
 	})

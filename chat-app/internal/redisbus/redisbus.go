@@ -1,5 +1,5 @@
 // Package redisbus is a fanout.Bus on Redis pub/sub: topic T is the Redis channel
-// "<prefix>chat:T", each node holds one PubSub connection on which it SUBSCRIBEs to the topics its
+// "<prefix>chat:v2:T", each node holds one PubSub connection on which it SUBSCRIBEs to the topics its
 // local connections need (ref-counted: the first local subscriber subscribes the node, the last
 // one to leave unsubscribes it), and one goroutine reads that connection and calls the handlers.
 //
@@ -8,7 +8,11 @@
 // hangs rather than breaks); what was published while the link was down is lost. That is fine:
 // the store is the source of truth and clients resync by seq (docs/adr/0004-fanout.md).
 //
-// Wire format of an event: 8-byte big-endian seq | 8-byte big-endian from | frame bytes.
+// Wire format of an event: 8-byte big-endian seq | 8-byte big-endian from | 8-byte big-endian
+// member removals | frame bytes. The "v2" in the channel names is this format's version: nodes
+// of another format (v1 had no removals, on "chat:T") use other channels, so during a rolling
+// upgrade they miss each other's events — which clients fill from the store at the next message
+// or reconnect — instead of misreading them.
 package redisbus
 
 import (
@@ -32,11 +36,11 @@ const (
 	DefaultBuffer           = 1024
 )
 
-const headerLen = 16
+const headerLen = 24
 
 // Options configure a Bus. The zero value of each field means its default.
 type Options struct {
-	// Prefix goes before "chat:<topic>" in every channel name, so that several deployments
+	// Prefix goes before "chat:v2:<topic>" in every channel name, so that several deployments
 	// (or tests) share one Redis.
 	Prefix string
 	// SubscribeTimeout bounds how long Subscribe waits for Redis to confirm a new subscription.
@@ -109,13 +113,14 @@ func New(client redis.UniversalClient, o Options) (*Bus, error) {
 }
 
 // Channel is the Redis channel of a topic.
-func (b *Bus) Channel(topicName string) string { return b.o.Prefix + "chat:" + topicName }
+func (b *Bus) Channel(topicName string) string { return b.o.Prefix + "chat:v2:" + topicName }
 
-// Encode is the wire format of an event: seq | from | frame.
+// Encode is the wire format of an event: seq | from | removals | frame.
 func Encode(e fanout.Event) []byte {
 	out := make([]byte, headerLen+len(e.Frame))
 	binary.BigEndian.PutUint64(out, uint64(e.Seq))
 	binary.BigEndian.PutUint64(out[8:], uint64(e.From))
+	binary.BigEndian.PutUint64(out[16:], uint64(e.Removals))
 	copy(out[headerLen:], e.Frame)
 	return out
 }
@@ -126,9 +131,10 @@ func Decode(b []byte) (fanout.Event, error) {
 		return fanout.Event{}, fmt.Errorf("redisbus: event of %d bytes, shorter than its %d-byte header", len(b), headerLen)
 	}
 	return fanout.Event{
-		Seq:   int64(binary.BigEndian.Uint64(b)),
-		From:  int64(binary.BigEndian.Uint64(b[8:])),
-		Frame: b[headerLen:],
+		Seq:      int64(binary.BigEndian.Uint64(b)),
+		From:     int64(binary.BigEndian.Uint64(b[8:])),
+		Removals: int64(binary.BigEndian.Uint64(b[16:])),
+		Frame:    b[headerLen:],
 	}, nil
 }
 

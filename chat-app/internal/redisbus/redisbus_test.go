@@ -43,37 +43,39 @@ func TestEncodeDecode(t *testing.T) {
 	t.Parallel()
 	for _, e := range []fanout.Event{
 		{},
-		{Seq: 1, From: 2, Frame: []byte("{}")},
-		{Seq: -1, From: 1 << 62, Frame: make([]byte, 5000)},
+		{Seq: 1, From: 2, Removals: 3, Frame: []byte("{}")},
+		{Seq: -1, From: 1 << 62, Removals: 1<<62 + 1, Frame: make([]byte, 5000)},
 	} {
 		b := redisbus.Encode(e)
-		require.Len(t, b, 16+len(e.Frame))
+		require.Len(t, b, 24+len(e.Frame))
 		got, err := redisbus.Decode(b)
 		require.NoError(t, err)
 		assert.Equal(t, e.Seq, got.Seq)
 		assert.Equal(t, e.From, got.From)
+		assert.Equal(t, e.Removals, got.Removals)
 		assert.Equal(t, len(e.Frame), len(got.Frame))
 	}
-	assert.Equal(t, []byte{0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 9, 'x'},
-		redisbus.Encode(fanout.Event{Seq: 7, From: 9, Frame: []byte("x")}), "big-endian seq | from | frame")
-	_, err := redisbus.Decode(make([]byte, 15))
+	assert.Equal(t, []byte{0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 2, 'x'},
+		redisbus.Encode(fanout.Event{Seq: 7, From: 9, Removals: 2, Frame: []byte("x")}), "big-endian seq | from | removals | frame")
+	_, err := redisbus.Decode(make([]byte, 23))
 	assert.Error(t, err)
 }
 
-// The channel is <prefix>chat:<topic>, and a message that is not an event is skipped without
+// The channel is <prefix>chat:v2:<topic>, and a message that is not an event is skipped without
 // stopping the events after it.
 func TestChannelNameAndMalformedMessage(t *testing.T) {
 	t.Parallel()
 	env := testkit.Redis(t)
 	bus := newNode(t, env.Addr, env.Prefix)
-	assert.Equal(t, env.Prefix+"chat:c:5", bus.Channel(fanout.ConversationTopic(5)))
+	ch := env.Prefix + "chat:v2:c:5"
+	assert.Equal(t, ch, bus.Channel(fanout.ConversationTopic(5)))
 
 	got := make(chan fanout.Event, 4)
 	_, err := bus.Subscribe("c:5", func(e fanout.Event) { got <- e })
 	require.NoError(t, err)
 	ctx := context.Background()
-	require.NoError(t, env.Client.Publish(ctx, env.Prefix+"chat:c:5", "short").Err())
-	require.NoError(t, env.Client.Publish(ctx, env.Prefix+"chat:c:5",
+	require.NoError(t, env.Client.Publish(ctx, ch, "short").Err())
+	require.NoError(t, env.Client.Publish(ctx, ch,
 		redisbus.Encode(fanout.Event{Seq: 3, Frame: []byte("ok")})).Err())
 	select {
 	case e := <-got:

@@ -326,7 +326,11 @@ func groups(e *env) {
 	require.NoError(t, s.AddMember(ctx, adm.ID, g.ID, x.ID, chat.RoleMember), "an admin adds a member")
 	assert.Equal(t, chat.RoleMember, role(x.ID))
 
-	// Removing.
+	// Removing. Messages carry the count of removals before them (chat.Message.MemberRemovals);
+	// failed removals and additions do not count.
+	before, _, err := s.Append(ctx, text(g.ID, own.ID, "before-removals", "x"))
+	require.NoError(t, err)
+	assert.Zero(t, before.MemberRemovals)
 	e.isErr(s.RemoveMember(ctx, mem.ID, g.ID, x.ID), chat.ErrForbidden, "a member removes a member")
 	e.isErr(s.RemoveMember(ctx, adm.ID, g.ID, own.ID), chat.ErrForbidden, "an admin removes the owner")
 	e.isErr(s.RemoveMember(ctx, own.ID, g.ID, own.ID), chat.ErrForbidden, "the owner leaves")
@@ -337,6 +341,13 @@ func groups(e *env) {
 	require.NoError(t, s.RemoveMember(ctx, own.ID, g.ID, out.ID), "the owner removes an admin")
 	require.NoError(t, s.RemoveMember(ctx, adm.ID, g.ID, x.ID), "an admin removes a member")
 	require.NoError(t, s.RemoveMember(ctx, mem.ID, g.ID, mem.ID), "a member leaves")
+	after, _, err := s.Append(ctx, text(g.ID, own.ID, "after-removals", "x"))
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, after.MemberRemovals, "three removals succeeded")
+	again, created, err := s.Append(ctx, text(g.ID, own.ID, "after-removals", "x"))
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Zero(t, again.MemberRemovals, "a retry's answer is the stored message")
 	assert.Equal(t, chat.Role(""), role(out.ID))
 	assert.Equal(t, chat.Role(""), role(x.ID))
 	assert.Equal(t, chat.Role(""), role(mem.ID))

@@ -294,14 +294,14 @@ func testFields(t *testing.T, newNodes NewNodes) {
 		big[i] = byte(i)
 	}
 	sent := []fanout.Event{
-		{Seq: 1, From: 42, Frame: []byte(`{"type":"message"}`)},
+		{Seq: 1, From: 42, Removals: 2, Frame: []byte(`{"type":"message"}`)},
 		{Seq: 0, From: 0, Frame: []byte{}},
-		{Seq: -7, From: 1<<62 + 3, Frame: big},
+		{Seq: -7, From: 1<<62 + 3, Removals: 1 << 40, Frame: big},
 	}
 	buf := make([]byte, 0, 64)
 	for _, e := range sent {
 		buf = append(buf[:0], e.Frame...)
-		require.NoError(t, a.Publish(context.Background(), topic, fanout.Event{Seq: e.Seq, From: e.From, Frame: buf}))
+		require.NoError(t, a.Publish(context.Background(), topic, fanout.Event{Seq: e.Seq, From: e.From, Removals: e.Removals, Frame: buf}))
 		for i := range buf {
 			buf[i] = 0xff // the bus must have copied
 		}
@@ -310,6 +310,7 @@ func testFields(t *testing.T, newNodes NewNodes) {
 	for i, e := range r.snapshot() {
 		assert.Equal(t, sent[i].Seq, e.Seq)
 		assert.Equal(t, sent[i].From, e.From)
+		assert.Equal(t, sent[i].Removals, e.Removals)
 		assert.True(t, bytes.Equal(sent[i].Frame, e.Frame), "frame %d", i)
 	}
 
