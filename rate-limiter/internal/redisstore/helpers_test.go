@@ -158,7 +158,8 @@ func globQuote(s string) string {
 type countingHook struct {
 	commands  atomic.Int64
 	pipelines atomic.Int64
-	piped     atomic.Int64 // commands sent in pipelines
+	piped     atomic.Int64  // commands sent in pipelines
+	delay     time.Duration // added to each pipeline of scripts, as a slow link would
 }
 
 func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -183,6 +184,7 @@ func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 		if evals > 0 {
 			h.pipelines.Add(1)
 			h.piped.Add(int64(evals))
+			time.Sleep(h.delay)
 		}
 		return next(ctx, cmds)
 	}
