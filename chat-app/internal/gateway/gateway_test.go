@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -538,6 +539,54 @@ func TestMessagesStoredAfterARemovalDoNotReachTheRemovedUser(t *testing.T) {
 	a.sendText(d.ID, "barrier-2", "5")
 	for _, s := range []*client{b0, b1} {
 		assert.Equal(t, "barrier-2", expectMessage(s).ClientMsgID, "the session dropped the group")
+	}
+}
+
+// sinceHookStore runs before once, at the first Since of conversation conv.
+type sinceHookStore struct {
+	chat.Store
+	conv   int64
+	before sync.Once
+	hook   func()
+}
+
+func (s *sinceHookStore) Since(ctx context.Context, conv, after int64, limit int) ([]chat.Message, error) {
+	if conv == s.conv {
+		s.before.Do(s.hook)
+	}
+	return s.Store.Since(ctx, conv, after, limit)
+}
+
+// A removal that lands between a sync cursor's membership check and its read of the log: what
+// was stored after it is not streamed; the cursor is refused instead.
+func TestRemovalDuringASyncIsNotStreamed(t *testing.T) {
+	t.Parallel()
+	hooked := &sinceHookStore{}
+	e := newEnv(t, envOpts{tune: func(o *Options) { hooked.Store = o.Store; o.Store = hooked }})
+	ctx := context.Background()
+	u := e.users(t, "alice", "bob")
+	alice, bob := u[0], u[1]
+	g, err := e.store.CreateGroup(ctx, alice, "g", []int64{bob})
+	require.NoError(t, err)
+	_, _, err = e.store.Append(ctx, chat.Message{ConversationID: g.ID, SenderID: alice, ClientMsgID: "before", Kind: chat.Text, Body: "x"})
+	require.NoError(t, err)
+	hooked.conv, hooked.hook = g.ID, func() {
+		require.NoError(t, e.store.RemoveMember(ctx, alice, g.ID, bob))
+		_, _, err := e.store.Append(ctx, chat.Message{ConversationID: g.ID, SenderID: alice, ClientMsgID: "secret", Kind: chat.Text, Body: "x"})
+		require.NoError(t, err)
+	}
+	b := connect(t, e.urls[0], bob)
+	b.send(protocol.Sync{Conversations: []protocol.SyncCursor{{ConversationID: protocol.ID(g.ID)}}})
+	for {
+		switch f := b.next().(type) {
+		case protocol.Message:
+			t.Fatalf("streamed %q after the removal", f.ClientMsgID)
+		case protocol.SyncDone:
+			t.Fatalf("sync_done for a conversation bob was removed from: %+v", f)
+		case protocol.ErrorFrame:
+			assert.Equal(t, protocol.CodeNotMember, f.Code)
+			return
+		}
 	}
 }
 

@@ -45,7 +45,9 @@ import (
 //     still there → the count is recorded. So a message stored after the user's removal never
 //     reaches their open sessions, even when it overtakes the "membership removed" frame on
 //     the bus (which travels on another topic, from another process). Entries read from the
-//     store to fill a hole precede such an event, so they were stored no later.
+//     store to fill a hole precede such an event, so they were stored no later; a sync (rule 1)
+//     re-checks after reading each page and before queueing it, so a removal during the sync
+//     ends it with not_member.
 //
 // So the queue of C receives exactly the seqs after_seq+1, after_seq+2, … once each, in order
 // (sent only grows by one per frame). The queue is FIFO and drained by one writer, so the socket
@@ -252,9 +254,13 @@ func (c *conn) syncConversation(ctx context.Context, conv, afterSeq int64) error
 	if err := c.subscribe(conv, modeSyncing); err != nil {
 		return err
 	}
-	head, err := c.stream(ctx, conv, afterSeq, math.MaxInt64)
+	head, err := c.stream(ctx, conv, afterSeq, math.MaxInt64, true)
 	if err != nil {
 		return err
+	}
+	if head < 0 { // removed during the sync: the session dropped conv
+		c.sendError(notMember(conv, string(protocol.TypeSync)))
+		return nil
 	}
 	b, err := protocol.Encode(protocol.SyncDone{ConversationID: protocol.ID(conv), LastSeq: head})
 	if err != nil {
@@ -268,12 +274,20 @@ func (c *conn) syncConversation(ctx context.Context, conv, afterSeq int64) error
 
 // stream queues the stored entries after..upto of conv (with back-pressure) and returns the last
 // seq queued (after when there was none). With upto = MaxInt64 it reads until a short page.
-func (c *conn) stream(ctx context.Context, conv, after, upto int64) (int64, error) {
+// recheck re-reads the user's membership after reading each page and before queueing it, so a
+// page read after a removal that came during the sync is not sent (rule 4): the session drops
+// conv and stream returns -1.
+func (c *conn) stream(ctx context.Context, conv, after, upto int64, recheck bool) (int64, error) {
 	var buf []byte
 	for after < upto {
 		page, err := c.g.o.Store.Since(ctx, conv, after, syncPage)
 		if err != nil {
 			return after, fmt.Errorf("read conversation %d after %d: %w", conv, after, err)
+		}
+		if recheck && len(page) > 0 {
+			if member, err := c.stillMember(ctx, conv, 0); err != nil || !member {
+				return -1, err
+			}
 		}
 		for _, m := range page {
 			if m.Seq > upto {
@@ -330,7 +344,7 @@ func (c *conn) flush(ctx context.Context, conv, sent int64) error {
 				continue // already in the gap, or a duplicate from the feed
 			}
 			if sent >= 0 && e.Seq > sent+1 {
-				got, err := c.stream(ctx, conv, sent, e.Seq-1)
+				got, err := c.stream(ctx, conv, sent, e.Seq-1, false) // they precede e: rule 4 checked them
 				if err != nil {
 					return err
 				}
