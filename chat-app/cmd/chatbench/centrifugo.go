@@ -81,32 +81,16 @@ func runCentrifugo(ctx context.Context, p progress, o options, dir string) (*res
 			return nil, err
 		}
 		socks = append(socks, ws)
-		c.receivers.Add(1)
-		go func() {
-			defer c.receivers.Done()
-			t := &tally{}
-			for {
-				_, b, err := ws.Read(context.Background())
-				at := time.Now().UnixNano()
-				if err != nil {
-					c.done(t, websocket.CloseStatus(err) >= 3000)
-					return
-				}
-				// One frame may batch several replies/pushes, one JSON object per line.
-				for line := range bytes.SplitSeq(b, []byte("\n")) {
-					if string(bytes.TrimSpace(line)) == "{}" { // server ping: answer with a pong
-						_ = ws.Write(context.Background(), websocket.MessageText, []byte("{}"))
-						continue
-					}
-					if !bytes.Contains(line, []byte(`"push"`)) {
-						continue
-					}
-					if sent, ok := stamp(line, tKey); ok {
-						c.record(t, sent, at)
-					}
-				}
+		c.count(ws, func(line []byte) (int64, bool) {
+			if string(bytes.TrimSpace(line)) == "{}" { // server ping: answer with a pong
+				_ = ws.Write(context.Background(), websocket.MessageText, []byte("{}"))
+				return 0, false
 			}
-		}()
+			if !bytes.Contains(line, []byte(`"push"`)) {
+				return 0, false
+			}
+			return stamp(line, tKey)
+		}, func(code websocket.StatusCode) bool { return code >= 3000 })
 	}
 
 	// No client timeout: loadgen's per-publish deadline is in the request's context, and it

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/hyperscaledesignhub/DesignSystems/shared/loadgen"
 )
 
@@ -59,6 +61,31 @@ func (c *collector) done(t *tally, closedByServer bool) {
 	if closedByServer {
 		c.closed++
 	}
+}
+
+// count reads ws on its own goroutine until the socket closes: the one receive loop of both
+// systems, so they are measured alike. A WebSocket message may carry several frames, one per
+// line; stamp returns the send time a line carries (ok false: not a delivery). closedByServer
+// says whether a close status is the server dropping a slow consumer.
+func (c *collector) count(ws *websocket.Conn, stamp func(line []byte) (sent int64, ok bool), closedByServer func(websocket.StatusCode) bool) {
+	c.receivers.Add(1)
+	go func() {
+		defer c.receivers.Done()
+		t := &tally{}
+		for {
+			_, b, err := ws.Read(context.Background())
+			at := time.Now().UnixNano()
+			if err != nil {
+				c.done(t, closedByServer(websocket.CloseStatus(err)))
+				return
+			}
+			for line := range bytes.SplitSeq(b, []byte("\n")) {
+				if sent, ok := stamp(line); ok {
+					c.record(t, sent, at)
+				}
+			}
+		}
+	}()
 }
 
 // settle waits until the deliveries stop arriving (no new one for 300 ms, at most max).

@@ -183,27 +183,12 @@ func (c *collector) receive(ctx context.Context, ws *websocket.Conn, conv string
 	if err := readUntil(ctx, ws, `"type":"sync_done"`); err != nil {
 		return err
 	}
-	c.receivers.Add(1)
-	go func() {
-		defer c.receivers.Done()
-		t := &tally{}
-		for {
-			_, b, err := ws.Read(context.Background())
-			at := time.Now().UnixNano()
-			if err != nil {
-				c.done(t, websocket.CloseStatus(err) == 4008)
-				return
-			}
-			for line := range bytes.SplitSeq(b, []byte("\n")) {
-				if !bytes.Contains(line, msgKey) {
-					continue
-				}
-				if sent, ok := stamp(line, bodyKey); ok {
-					c.record(t, sent, at)
-				}
-			}
+	c.count(ws, func(line []byte) (int64, bool) {
+		if !bytes.Contains(line, msgKey) {
+			return 0, false
 		}
-	}()
+		return stamp(line, bodyKey)
+	}, func(code websocket.StatusCode) bool { return code == 4008 })
 	return nil
 }
 
