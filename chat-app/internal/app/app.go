@@ -153,8 +153,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.SendRate <= 0 || o.SendBurst <= 0 {
-		o.SendRate, o.SendBurst = chat.DefaultSendRate, chat.DefaultSendBurst
+	if o.SendRate <= 0 {
+		o.SendRate = chat.DefaultSendRate
+	}
+	if o.SendBurst <= 0 {
+		o.SendBurst = chat.DefaultSendBurst
 	}
 	sends := limit.New[int64](o.SendRate, o.SendBurst, nil)
 	if o.Gateway {
