@@ -26,6 +26,7 @@ var version = "dev" // set with -ldflags "-X main.version=..."
 type Config struct {
 	HTTPAddr         string        `env:"HTTP_ADDR" envDefault:":8200"`
 	RESPAddr         string        `env:"RESP_ADDR" envDefault:":8201"` // empty: no RESP listener
+	RESPPassword     string        `env:"RESP_PASSWORD"`                // empty: no AUTH required
 	DataDir          string        `env:"DATA_DIR" envDefault:"./.data/kvdb"`
 	Sync             string        `env:"SYNC" envDefault:"group"` // always | group | none
 	SyncWindow       time.Duration `env:"SYNC_WINDOW" envDefault:"2ms"`
@@ -97,7 +98,8 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 	g.Go(func() error { return srv.Run(ctx) })
 	if cfg.RESPAddr != "" {
 		rs, err := resp.New(kv.RESP{S: store}, resp.Options{Addr: cfg.RESPAddr, Logger: logger,
-			MaxBulk: cfg.MaxValueBytes, Registerer: tel.Registry, ShutdownTimeout: cfg.ShutdownTimeout})
+			MaxBulk: cfg.MaxValueBytes, Registerer: tel.Registry, ShutdownTimeout: cfg.ShutdownTimeout,
+			Password: cfg.RESPPassword})
 		if err != nil {
 			return err
 		}

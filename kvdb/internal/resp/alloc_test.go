@@ -56,7 +56,7 @@ func TestCommandsDoNotAllocate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, err := New(tc.store, Options{})
 			require.NoError(t, err)
-			c := &conn{srv: srv, bw: bufio.NewWriterSize(io.Discard, 4096)}
+			c := &conn{srv: srv, bw: bufio.NewWriterSize(io.Discard, 4096), authed: true}
 			c.w = NewWriter(c.bw)
 			if ms, ok := tc.store.(*MemStore); ok {
 				_, err := ms.Set([]byte("key"), []byte("value"), SetOptions{ExpireAt: time.Now().Add(time.Hour)})

@@ -2,6 +2,8 @@ package resp
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
 	"fmt"
 	"maps"
 	"math"
@@ -20,6 +22,8 @@ type command struct {
 	arity int    // Redis convention: N exact argument count (name included), -N at least N
 	run   func(c *conn, args [][]byte)
 	index int // into the metrics slices
+	// noAuth: allowed before AUTH when a password is set (Redis's CMD_NO_AUTH).
+	noAuth bool
 }
 
 func (cmd *command) arityOK(n int) bool {
@@ -57,10 +61,16 @@ var commandList = []command{
 	{name: "command", arity: -1, run: cmdCommand},
 	{name: "config", arity: -2, run: cmdConfig},
 	{name: "client", arity: -2, run: cmdClient},
-	{name: "hello", arity: -1, run: cmdHello},
+	{name: "hello", arity: -1, run: cmdHello, noAuth: true},
+	{name: "auth", arity: -2, run: cmdAuth, noAuth: true},
 	{name: "select", arity: 2, run: cmdSelect},
 	{name: "info", arity: -1, run: cmdInfo},
-	{name: "quit", arity: -1, run: cmdQuit},
+	{name: "quit", arity: -1, run: cmdQuit, noAuth: true},
+	// An HTTP request sent to this port (a browser tricked by a web page, SSRF) reads as inline
+	// commands "POST / HTTP/1.1", "Host: ...": both end the connection before any later line
+	// runs, as Redis's securityWarningCommand does.
+	{name: "post", arity: -1, run: cmdCrossProtocol, noAuth: true},
+	{name: "host:", arity: -1, run: cmdCrossProtocol, noAuth: true},
 }
 
 func init() {
@@ -623,11 +633,13 @@ func cmdHello(c *conn, args [][]byte) {
 		}
 	}
 	name := c.name
+	var user, pass []byte
 	for i := 2; i < len(args); i++ {
 		more := len(args) - 1 - i
 		switch {
 		case is(args[i], "auth") && more >= 2:
-			i += 2 // no authentication configured: like Redis's default user, accept any
+			user, pass = args[i+1], args[i+2]
+			i += 2
 		case is(args[i], "setname") && more >= 1:
 			i++
 			if !validName(args[i]) {
@@ -639,6 +651,13 @@ func cmdHello(c *conn, args [][]byte) {
 			c.errorf("ERR Syntax error in HELLO option '%s'", args[i])
 			return
 		}
+	}
+	if user != nil && !c.authenticate(user, pass) {
+		return
+	}
+	if !c.authed {
+		c.errorReply("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		return
 	}
 	c.name = name
 	c.w.ArrayLen(14)
@@ -729,6 +748,51 @@ func cmdInfo(c *conn, args [][]byte) {
 func port(c *conn) string {
 	_, p, _ := net.SplitHostPort(c.nc.LocalAddr().String())
 	return p
+}
+
+// cmdAuth: AUTH password, or AUTH username password with the only user, "default" (Redis 6+).
+func cmdAuth(c *conn, args [][]byte) {
+	switch {
+	case len(args) > 3:
+		c.errorReply(errSyntax)
+	case len(args) == 2 && c.srv.opts.Password == "":
+		c.errorReply("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+	case len(args) == 2:
+		if c.authenticate([]byte("default"), args[1]) {
+			c.w.OK()
+		}
+	default:
+		if c.authenticate(args[1], args[2]) {
+			c.w.OK()
+		}
+	}
+}
+
+// authenticate checks a user name and password, marks the connection authenticated, or
+// replies with Redis's WRONGPASS error. With no password set, the default user takes any
+// password (Redis's "nopass"). Both sides are hashed first so that the comparison takes the
+// same time whatever the password's length and contents.
+func (c *conn) authenticate(user, pass []byte) bool {
+	ok := string(user) == "default"
+	if want := c.srv.opts.Password; want != "" {
+		got := sha256.Sum256(pass)
+		ok = subtle.ConstantTimeCompare(got[:], c.srv.passwordHash[:]) == 1 && ok
+	}
+	if !ok {
+		c.srv.log.Warn("resp authentication failed", "conn", c.id, "remote", c.nc.RemoteAddr().String())
+		c.errorReply("WRONGPASS invalid username-password pair or user is disabled.")
+		return false
+	}
+	c.authed = true
+	return true
+}
+
+// cmdCrossProtocol closes the connection without a reply, since the client is not speaking RESP.
+func cmdCrossProtocol(c *conn, _ [][]byte) {
+	c.srv.log.Warn("resp possible SECURITY ATTACK detected: an HTTP request (POST or Host:) was sent to the RESP port, likely cross-protocol scripting from a web page; connection aborted",
+		"conn", c.id, "remote", c.nc.RemoteAddr().String())
+	c.failed = true
+	c.abort = true
 }
 
 func cmdQuit(c *conn, _ [][]byte) {

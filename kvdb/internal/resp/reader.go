@@ -21,6 +21,8 @@ const (
 	// retainBuf is the argument buffer size kept between commands; a larger one (after a big
 	// SET) is dropped so an idle connection does not pin it.
 	retainBuf = 64 << 10
+	// retainArgs is the argument count whose index is kept between commands.
+	retainArgs = 4096
 	// growStep is the most the reader allocates ahead of bytes that have actually arrived.
 	growStep = 64 << 10
 )
@@ -93,6 +95,9 @@ func (r *Reader) ReadCommand() ([][]byte, error) {
 	if cap(r.buf) > retainBuf {
 		r.buf = nil
 	}
+	if cap(r.ends) > retainArgs {
+		r.ends, r.args = nil, nil // 32 bytes per argument of the last big command
+	}
 	for {
 		r.buf = r.buf[:0]
 		r.ends = r.ends[:0]
@@ -119,6 +124,9 @@ func (r *Reader) ReadCommand() ([][]byte, error) {
 }
 
 func (r *Reader) collect() [][]byte {
+	if cap(r.args) < len(r.ends) {
+		r.args = make([][]byte, 0, len(r.ends)) // once, at the final size
+	}
 	r.args = r.args[:0]
 	start := 0
 	for _, end := range r.ends {
@@ -196,7 +204,10 @@ func (r *Reader) readBulk(size int) error {
 	for remaining := size; remaining > 0; {
 		chunk := min(remaining, max(growStep, len(r.buf)))
 		if cap(r.buf)-len(r.buf) < chunk {
-			grown := make([]byte, len(r.buf), len(r.buf)+chunk)
+			// Double, so a command of many small arguments copies each byte O(1) times
+			// (growing by exactly the chunk made it quadratic). The new capacity is still at
+			// most about twice the bytes received, plus growStep.
+			grown := make([]byte, len(r.buf), max(len(r.buf)+chunk, 2*cap(r.buf)))
 			copy(grown, r.buf)
 			r.buf = grown
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -255,4 +256,51 @@ func TestParseInt(t *testing.T) {
 		assert.Equal(t, tc.ok, ok, "%q", tc.in)
 		assert.Equal(t, tc.want, got, "%q", tc.in)
 	}
+}
+
+// mgetCommand is "MGET k k k ..." with n one-byte keys, as a client encodes it.
+func mgetCommand(n int) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "*%d\r\n$4\r\nMGET\r\n", n+1)
+	for range n {
+		b.WriteString("$1\r\nk\r\n")
+	}
+	return b.Bytes()
+}
+
+// Reading a command costs memory linear in its size, whatever the number of arguments: growing
+// the argument buffer by exactly what each argument needed copied it once per argument, so an
+// MGET of 1M one-byte keys (7 MB) never finished. Measured in bytes allocated, not in time: a
+// quadratic reader allocates ~n²/2 bytes here, a linear one a small multiple of the input.
+// Not parallel: runtime.MemStats counts every goroutine's allocations.
+func TestReaderLinearInArguments(t *testing.T) {
+	for _, n := range []int{100_000, DefaultMaxArgs - 1} {
+		in := mgetCommand(n)
+		r := NewReader(bufio.NewReaderSize(bytes.NewReader(in), 16<<10), Limits{})
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		args, err := r.ReadCommand()
+		runtime.ReadMemStats(&after)
+		require.NoError(t, err)
+		require.Len(t, args, n+1)
+		allocated := after.TotalAlloc - before.TotalAlloc
+		t.Logf("%d arguments, %d bytes: %d bytes allocated", n, len(in), allocated)
+		// Per argument: 7 input bytes; the reader keeps 1 data byte, an 8-byte end offset and
+		// a 24-byte slice header, each in a doubling buffer (at most 2× twice over).
+		require.LessOrEqual(t, allocated, uint64(16*len(in)), "%d arguments (%d bytes) allocated %d bytes", n, len(in), allocated)
+		// And a later small command does not keep the big command's index alive.
+		_, err = r.ReadCommand()
+		require.ErrorIs(t, err, io.EOF)
+		assert.LessOrEqual(t, cap(r.ends)+cap(r.args), 2*retainArgs)
+	}
+}
+
+// More than MaxArgs arguments is refused from the header alone, in Redis's words.
+func TestReaderArgumentLimit(t *testing.T) {
+	t.Parallel()
+	in := fmt.Sprintf("*%d\r\n$4\r\nMGET\r\n", DefaultMaxArgs+1)
+	_, err := NewReader(bufio.NewReader(strings.NewReader(in)), Limits{}).ReadCommand()
+	var pe *ProtocolError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "Protocol error: invalid multibulk length", pe.Error())
 }

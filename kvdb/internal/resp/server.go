@@ -3,6 +3,7 @@ package resp
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,9 @@ type Options struct {
 	Now            func() time.Time      // the clock turning EX/EXPIRE into absolute expiry [time.Now]
 	Registerer     prometheus.Registerer // where metrics are registered [nil: not registered]
 	Version        string                // kvdb build, shown by INFO ["dev"]
+	// Password, when set, must be given with AUTH (or HELLO ... AUTH) before any other
+	// command, like Redis's requirepass [empty: no authentication].
+	Password string
 }
 
 const (
@@ -61,6 +65,8 @@ type Server struct {
 	metrics *metrics
 	cursors *cursorTable
 	started time.Time
+	// passwordHash is sha256(Options.Password), compared in constant time.
+	passwordHash [sha256.Size]byte
 
 	nextID    atomic.Int64
 	processed atomic.Int64 // commands, for INFO
@@ -107,14 +113,15 @@ func New(store Store, opts Options) (*Server, error) {
 		return nil, err
 	}
 	return &Server{
-		store:   store,
-		opts:    opts,
-		log:     opts.Logger,
-		limits:  Limits{MaxBulk: opts.MaxBulk, MaxArgs: opts.MaxArgs}.withDefaults(),
-		metrics: m,
-		cursors: newCursorTable(opts.MaxScanCursors, maxScanCursorBytes),
-		started: time.Now(),
-		conns:   make(map[*conn]struct{}),
+		store:        store,
+		opts:         opts,
+		log:          opts.Logger,
+		limits:       Limits{MaxBulk: opts.MaxBulk, MaxArgs: opts.MaxArgs}.withDefaults(),
+		metrics:      m,
+		cursors:      newCursorTable(opts.MaxScanCursors, maxScanCursorBytes),
+		started:      time.Now(),
+		conns:        make(map[*conn]struct{}),
+		passwordHash: sha256.Sum256([]byte(opts.Password)),
 	}, nil
 }
 
@@ -253,17 +260,22 @@ type conn struct {
 	w    *Writer
 	name string
 
-	quit   bool     // QUIT: close after flushing
-	failed bool     // the current command replied with an error
-	cmd    *command // the command being executed
-	values []Value  // MGET results, reused
+	quit   bool // QUIT: close after flushing
+	abort  bool // not a RESP client (see cmdCrossProtocol): close at once
+	authed bool // AUTH passed, or no password is set
+	// writeErr is the first failed write: the client is gone or not reading, so the commands
+	// still buffered from it are not run (bufio.Writer would swallow their replies).
+	writeErr error
+	failed   bool     // the current command replied with an error
+	cmd      *command // the command being executed
+	values   []Value  // MGET results, reused
 
 	mu       sync.Mutex
 	stopping bool
 }
 
 func (s *Server) newConn(nc net.Conn) *conn {
-	c := &conn{srv: s, nc: nc, id: s.nextID.Add(1)}
+	c := &conn{srv: s, nc: nc, id: s.nextID.Add(1), authed: s.opts.Password == ""}
 	c.r = NewReader(bufio.NewReaderSize(c, readBufSize), s.limits)
 	c.bw = bufio.NewWriterSize(c, writeBufSize)
 	c.w = NewWriter(c.bw)
@@ -309,7 +321,11 @@ func (c *conn) Write(p []byte) (int, error) {
 	if t := c.srv.opts.WriteTimeout; t > 0 {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(t))
 	}
-	return c.nc.Write(p)
+	n, err := c.nc.Write(p)
+	if err != nil && c.writeErr == nil {
+		c.writeErr = err
+	}
+	return n, err
 }
 
 func (c *conn) flush() error {
@@ -343,6 +359,13 @@ func (c *conn) serve() {
 			return
 		}
 		c.execute(args)
+		if c.writeErr != nil {
+			log.Debug("resp connection closed", "reason", c.writeErr)
+			return
+		}
+		if c.abort {
+			return
+		}
 		if c.quit {
 			if err := c.flush(); err != nil {
 				log.Debug("resp connection closed", "reason", err)
@@ -384,9 +407,12 @@ func (c *conn) execute(args [][]byte) {
 		c.unknownCommand(args)
 	} else {
 		idx = cmd.index
-		if !cmd.arityOK(len(args)) {
+		switch {
+		case !cmd.arityOK(len(args)):
 			c.arityError(cmd.name)
-		} else {
+		case !c.authed && !cmd.noAuth:
+			c.errorReply("NOAUTH Authentication required.")
+		default:
 			cmd.run(c, args)
 		}
 	}
