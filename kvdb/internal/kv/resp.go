@@ -16,10 +16,49 @@ import (
 type RESP struct{ S *Store }
 
 var _ resp.Store = RESP{}
+var _ resp.Batcher = RESP{}
+var _ resp.ValueAppender = RESP{}
+
+// NewSetBatch implements resp.Batcher: the SETs of a pipeline become one engine batch, so one
+// commit (one WAL record, one write(2)) for all of them.
+func (r RESP) NewSetBatch() resp.SetBatch { return &setBatch{db: r.S.db} }
+
+type setBatch struct {
+	db   *lsm.DB
+	b    lsm.Batch
+	size int
+}
+
+func (s *setBatch) Set(key, value []byte, expireAt time.Time) {
+	s.b.PutExpiring(key, value, expireAt)
+	s.size += len(key) + len(value)
+}
+
+func (s *setBatch) Size() int { return s.size }
+
+func (s *setBatch) Commit() error {
+	err := s.db.Write(&s.b)
+	if s.size > 1<<20 {
+		s.b = lsm.Batch{} // do not pin a big buffer on an idle connection
+	} else {
+		s.b.Reset()
+	}
+	s.size = 0
+	return err
+}
 
 // Get implements resp.Store.
 func (r RESP) Get(key []byte) ([]byte, bool, error) {
 	it, err := r.S.db.Lookup(key)
+	if errors.Is(err, lsm.ErrNotFound) {
+		return nil, false, nil
+	}
+	return it.Value, err == nil, err
+}
+
+// GetAppend implements resp.ValueAppender.
+func (r RESP) GetAppend(dst, key []byte) ([]byte, bool, error) {
+	it, err := r.S.db.LookupAppend(dst, key)
 	if errors.Is(err, lsm.ErrNotFound) {
 		return nil, false, nil
 	}

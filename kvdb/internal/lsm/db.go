@@ -10,7 +10,6 @@ package lsm
 // work (flush.go, compaction.go) coordinate through db.mu, which readers never touch.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -463,8 +462,20 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 // Lookup returns the value of key with its version and expiry, or ErrNotFound.
 func (db *DB) Lookup(key []byte) (Item, error) { return db.lookupAt(key, 0, true) }
 
+// LookupAppend is Lookup with the value appended to dst (which may be nil) rather than in a
+// new allocation, so a caller reusing one buffer reads without allocating.
+func (db *DB) LookupAppend(dst, key []byte) (Item, error) {
+	return db.lookupAppend(dst, key, 0, true)
+}
+
 // lookupAt reads key as of snap, or as of the latest visible write.
 func (db *DB) lookupAt(key []byte, snap uint64, latest bool) (Item, error) {
+	return db.lookupAppend(nil, key, snap, latest)
+}
+
+// lookupAppend reads key as of snap, or as of the latest visible write, appending the value to
+// dst: the memory it was found in (memtable, cached block) is not the caller's.
+func (db *DB) lookupAppend(dst, key []byte, snap uint64, latest bool) (Item, error) {
 	if db.closed.Load() {
 		return Item{}, ErrClosed
 	}
@@ -487,7 +498,7 @@ func (db *DB) lookupAt(key []byte, snap uint64, latest bool) (Item, error) {
 	if !live {
 		return Item{}, ErrNotFound
 	}
-	item.Value = bytes.Clone(item.Value)
+	item.Value = append(dst, item.Value...)
 	if item.Value == nil {
 		item.Value = []byte{}
 	}

@@ -39,6 +39,13 @@ var commandTable = map[string]*command{}
 // unknownIndex is the metrics slot of commands the server does not know.
 var unknownIndex int
 
+// setCommand is SET's entry: the one command whose replies may wait for a batch commit.
+var setCommand *command
+
+// maxPendingBytes bounds the keys and values of pipelined SETs waiting for one commit; the
+// engine's commit leader takes up to 128 KiB behind a small batch without making it wait.
+const maxPendingBytes = 128 << 10
+
 var commandList = []command{
 	{name: "ping", arity: -1, run: cmdPing},
 	{name: "echo", arity: 2, run: cmdEcho},
@@ -80,6 +87,7 @@ func init() {
 		commandTable[cmd.name] = cmd
 	}
 	unknownIndex = len(commandList)
+	setCommand = commandTable["set"]
 }
 
 // metricNames lists the command label values by metrics index.
@@ -162,7 +170,17 @@ func cmdPing(c *conn, args [][]byte) {
 func cmdEcho(c *conn, args [][]byte) { c.w.Bulk(args[1]) }
 
 func cmdGet(c *conn, args [][]byte) {
-	v, ok, err := c.srv.store.Get(args[1])
+	var v []byte
+	var ok bool
+	var err error
+	if a := c.srv.appender; a != nil {
+		v, ok, err = a.GetAppend(c.value[:0], args[1])
+		if ok && cap(v) <= retainBuf {
+			c.value = v[:0] // a big value is not kept for the next GET
+		}
+	} else {
+		v, ok, err = c.srv.store.Get(args[1])
+	}
 	switch {
 	case err != nil:
 		c.storeError("get", err)
@@ -247,6 +265,18 @@ func cmdSet(c *conn, args [][]byte) {
 		}
 		opts.ExpireAt = at
 	}
+	if c.batch != nil && !opts.NX && !opts.XX && !opts.Get && !opts.KeepTTL && (c.pending > 0 || c.r.Buffered() > 0) {
+		// More input is waiting: a pipeline. Join this SET to the connection's batch; its
+		// reply is written when the batch commits (see commitPending).
+		c.batch.Set(args[1], args[2], opts.ExpireAt)
+		c.pending++
+		c.deferred = true
+		if c.batch.Size() >= maxPendingBytes {
+			c.commitPending()
+		}
+		return
+	}
+	c.commitPending() // SET NX/XX/GET must see the SETs before it
 	res, err := c.srv.store.Set(args[1], args[2], opts)
 	switch {
 	case err != nil:

@@ -45,6 +45,42 @@ func NewMemStore(now func() time.Time) *MemStore {
 
 var _ Store = (*MemStore)(nil)
 var _ Sizer = (*MemStore)(nil)
+var _ Batcher = (*MemStore)(nil)
+
+// NewSetBatch implements Batcher.
+func (m *MemStore) NewSetBatch() SetBatch { return &memSetBatch{m: m} }
+
+type memSetBatch struct {
+	m    *MemStore
+	sets []memSet
+	size int
+}
+
+type memSet struct {
+	key, value []byte
+	expireAt   time.Time
+}
+
+func (b *memSetBatch) Set(key, value []byte, expireAt time.Time) {
+	b.sets = append(b.sets, memSet{bytes.Clone(key), bytes.Clone(nonNil(value)), expireAt})
+	b.size += len(key) + len(value)
+}
+
+func (b *memSetBatch) Size() int { return b.size }
+
+func (b *memSetBatch) Commit() error {
+	m := b.m
+	now := m.now()
+	m.mu.Lock()
+	m.expireSome(now)
+	for _, s := range b.sets {
+		m.put(s.key, s.value, s.expireAt)
+	}
+	m.mu.Unlock()
+	clear(b.sets)
+	b.sets, b.size = b.sets[:0], 0
+	return nil
+}
 
 // lookup returns the live entry of key. Callers hold mu (read or write).
 func (m *MemStore) lookup(key []byte, now time.Time) (memEntry, bool) {

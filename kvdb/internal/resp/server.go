@@ -58,13 +58,14 @@ const (
 
 // Server serves a Store over RESP2, one goroutine per connection.
 type Server struct {
-	store   Store
-	opts    Options
-	log     *slog.Logger
-	limits  Limits
-	metrics *metrics
-	cursors *cursorTable
-	started time.Time
+	store    Store
+	opts     Options
+	log      *slog.Logger
+	limits   Limits
+	metrics  *metrics
+	cursors  *cursorTable
+	started  time.Time
+	appender ValueAppender // the store, when it is one
 	// passwordHash is sha256(Options.Password), compared in constant time.
 	passwordHash [sha256.Size]byte
 
@@ -112,7 +113,9 @@ func New(store Store, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	appender, _ := store.(ValueAppender)
 	return &Server{
+		appender:     appender,
 		store:        store,
 		opts:         opts,
 		log:          opts.Logger,
@@ -269,6 +272,13 @@ type conn struct {
 	failed   bool     // the current command replied with an error
 	cmd      *command // the command being executed
 	values   []Value  // MGET results, reused
+	value    []byte   // GET's value buffer, reused (see ValueAppender)
+
+	// batch gathers the SETs of a pipeline into one commit (nil when the Store is no
+	// Batcher); pending is how many SETs it holds, whose replies are not written yet.
+	batch    SetBatch
+	pending  int
+	deferred bool // the current command is one of those SETs
 
 	mu       sync.Mutex
 	stopping bool
@@ -279,6 +289,9 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c.r = NewReader(bufio.NewReaderSize(c, readBufSize), s.limits)
 	c.bw = bufio.NewWriterSize(c, writeBufSize)
 	c.w = NewWriter(c.bw)
+	if b, ok := s.store.(Batcher); ok {
+		c.batch = b.NewSetBatch()
+	}
 	return c
 }
 
@@ -287,6 +300,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 // pipeline, like Redis's one write per read event, and never a reply held back while the
 // server waits for input.
 func (c *conn) Read(p []byte) (int, error) {
+	c.commitPending() // the pipeline received so far ends here
 	if c.bw.Buffered() > 0 {
 		if err := c.flush(); err != nil {
 			return 0, err
@@ -379,6 +393,7 @@ func (c *conn) serve() {
 
 // readFailed ends the connection: after a protocol error it tells the client why, as Redis does.
 func (c *conn) readFailed(log *slog.Logger, err error) {
+	c.commitPending() // the SETs before a malformed command were received whole
 	var pe *ProtocolError
 	var ne net.Error
 	switch {
@@ -400,9 +415,13 @@ func (c *conn) readFailed(log *slog.Logger, err error) {
 // execute runs one command and records its metrics.
 func (c *conn) execute(args [][]byte) {
 	start := time.Now()
-	c.failed = false
+	c.failed, c.deferred = false, false
 	idx := unknownIndex
 	c.cmd = lookupCommand(args[0])
+	if c.cmd != setCommand {
+		// Whatever this command reads or replies comes after the pipeline's SETs.
+		c.commitPending()
+	}
 	if cmd := c.cmd; cmd == nil {
 		c.unknownCommand(args)
 	} else {
@@ -417,6 +436,9 @@ func (c *conn) execute(args [][]byte) {
 		}
 	}
 	c.srv.processed.Add(1)
+	if c.deferred {
+		return // counted by commitPending
+	}
 	m := c.srv.metrics
 	if c.failed {
 		m.failed[idx].Inc()
@@ -426,8 +448,40 @@ func (c *conn) execute(args [][]byte) {
 	m.duration[idx].Observe(time.Since(start).Seconds())
 }
 
-// errorReply sends an error reply; msg starts with its code ("ERR ...").
+// commitPending commits the pipelined SETs waiting in c.batch and writes their replies, which
+// come before any later reply: +OK each, or each the commit's error. A crash before the commit
+// loses only SETs that were never acknowledged (ADR 0004).
+func (c *conn) commitPending() {
+	n := c.pending
+	if n == 0 {
+		return
+	}
+	c.pending = 0
+	start := time.Now()
+	err := c.batch.Commit()
+	d := time.Since(start).Seconds()
+	m, idx := c.srv.metrics, setCommand.index
+	if err != nil {
+		c.srv.log.Warn("resp store error", "conn", c.id, "command", "set", "pipelined", n, "err", err)
+		for range n {
+			c.w.Error("ERR " + err.Error())
+		}
+		m.failed[idx].Add(float64(n))
+	} else {
+		for range n {
+			c.w.OK()
+		}
+		m.ok[idx].Add(float64(n))
+	}
+	for range n {
+		m.duration[idx].Observe(d)
+	}
+}
+
+// errorReply sends an error reply; msg starts with its code ("ERR ..."). A SET with bad
+// options in a pipeline answers after the SETs before it.
 func (c *conn) errorReply(msg string) {
+	c.commitPending()
 	c.failed = true
 	c.w.Error(msg)
 }

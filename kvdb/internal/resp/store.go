@@ -49,6 +49,33 @@ type Store interface {
 	Scan(after, prefix []byte, count int) (keys [][]byte, done bool, err error)
 }
 
+// Batcher is implemented by stores that can commit many plain SETs at once. The server puts
+// the SETs it finds back to back in one connection's input (a pipeline) into one SetBatch and
+// commits it before it runs any other command of that connection or waits for more input, so a
+// pipeline of N SETs costs one commit instead of N, and every reply still follows its commit.
+type Batcher interface {
+	NewSetBatch() SetBatch
+}
+
+// SetBatch collects unconditional SETs for one atomic commit. Each connection has its own; it
+// is not safe for concurrent use.
+type SetBatch interface {
+	// Set adds a write of value under key with expiry expireAt (zero: none), copying both.
+	Set(key, value []byte, expireAt time.Time)
+	// Size is the number of bytes added since the last Commit, to bound a batch.
+	Size() int
+	// Commit applies every SET added since the last Commit, in order (the last SET of a key
+	// wins), all or none, and empties the batch, also when it fails.
+	Commit() error
+}
+
+// ValueAppender is implemented by stores whose Get would have to copy the value (because the
+// memory it sits in is not theirs to lend): GetAppend appends it to dst, which the connection
+// reuses, so a GET does not allocate.
+type ValueAppender interface {
+	GetAppend(dst, key []byte) (value []byte, found bool, err error)
+}
+
 // Sizer is implemented by stores that can count their keys cheaply; DBSIZE and INFO use it.
 type Sizer interface {
 	Len() (int, error)

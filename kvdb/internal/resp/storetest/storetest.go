@@ -67,6 +67,7 @@ func Run(t *testing.T, open Open) {
 		{"ExpireInThePastDeletes", testExpireInThePast},
 		{"Scan", testScan},
 		{"ScanSkipsExpired", testScanSkipsExpired},
+		{"SetBatch", testSetBatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -410,4 +411,41 @@ func strs(bs [][]byte) []string {
 		out[i] = string(b)
 	}
 	return out
+}
+
+// testSetBatch: a Batcher's batch copies what it is given, applies nothing before Commit, then
+// everything in order (the last SET of a key wins) with its expiry, and is empty afterwards.
+func testSetBatch(t *testing.T, s resp.Store, clock *Clock) {
+	batcher, ok := s.(resp.Batcher)
+	if !ok {
+		t.Skip("the store does not group SETs (not a resp.Batcher)")
+	}
+	b := batcher.NewSetBatch()
+	key, value := []byte("a"), []byte("1")
+	b.Set(key, value, time.Time{})
+	key[0], value[0] = 'X', 'X' // the connection reuses its buffers
+	b.Set([]byte("a"), []byte("2"), time.Time{})
+	b.Set([]byte("ttl"), []byte("v"), clock.Now().Add(time.Second))
+	assert.Positive(t, b.Size())
+	_, found := get(t, s, "a")
+	assert.False(t, found, "nothing applied before Commit")
+
+	require.NoError(t, b.Commit())
+	v, _ := get(t, s, "a")
+	assert.Equal(t, "2", v, "the last SET of a key wins")
+	_, found = get(t, s, "X")
+	assert.False(t, found, "the batch copied the key")
+	_, found = get(t, s, "ttl")
+	assert.True(t, found)
+	clock.Advance(time.Second)
+	_, found = get(t, s, "ttl")
+	assert.False(t, found, "expiry applied")
+
+	assert.Zero(t, b.Size(), "empty after Commit")
+	b.Set([]byte("b"), []byte("3"), time.Time{})
+	require.NoError(t, b.Commit())
+	v, _ = get(t, s, "a")
+	assert.Equal(t, "2", v, "a second commit does not repeat the first")
+	v, _ = get(t, s, "b")
+	assert.Equal(t, "3", v)
 }
