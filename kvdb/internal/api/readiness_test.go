@@ -85,7 +85,7 @@ func metric(t *testing.T, base, name string) string {
 	t.Helper()
 	res, body := do(t, http.MethodGet, base+"/metrics", "")
 	require.Equal(t, http.StatusOK, res.StatusCode)
-	return regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(name)+` .*$`).FindString(body)
+	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` .*$`).FindString(body)
 }
 
 // maxFileNum is the highest file number (WAL, table or MANIFEST) in dir.
