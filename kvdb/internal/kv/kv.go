@@ -90,7 +90,11 @@ func expiry(now time.Time, ttl time.Duration) time.Time {
 	if ttl <= 0 {
 		return time.Time{}
 	}
-	return lsm.ClampExpiry(now.Add(ttl))
+	t := now.Add(ttl)
+	if t.IsZero() { // a clock at 0000-12-31: the zero Time would read as "no expiry"
+		return lsm.MinExpiry
+	}
+	return lsm.ClampExpiry(t)
 }
 
 // Ready returns nil while the store accepts writes, else why it does not (matching ErrReadOnly).
