@@ -92,7 +92,7 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 	if err != nil {
 		return err
 	}
-	(&api.HTTP{Store: store, Logger: logger, MaxValue: int64(cfg.MaxValueBytes)}).Routes(srv.Router())
+	(&api.HTTP{Store: store, Logger: logger, MaxValue: int64(cfg.MaxValueBytes)}).Register(srv)
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(ctx) })

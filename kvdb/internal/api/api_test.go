@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/kvdb/internal/kv"
 	"github.com/hyperscaledesignhub/DesignSystems/kvdb/internal/lsm"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/telemetry"
 )
 
 type clock struct {
@@ -35,17 +37,36 @@ func (c *clock) add(d time.Duration) {
 // newServer serves the API over real HTTP on a real engine in a temp directory.
 func newServer(t *testing.T) (*httptest.Server, *clock) {
 	t.Helper()
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	db, err := lsm.Open(t.TempDir(), lsm.Options{Now: c.now, MemtableSize: 64 << 10})
+	e := newEnv(t, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	return e.ts, e.clock
+}
+
+// env is a served store with its engine, directory and clock, for tests that reach below HTTP.
+type env struct {
+	ts    *httptest.Server
+	clock *clock
+	db    *lsm.DB
+	dir   string
+}
+
+// newEnv wires the store as cmd/kvdb does (HTTP.Register, the engine's metrics on the server's
+// registry), on a 64 KiB memtable and a clock starting at start.
+func newEnv(t *testing.T, start time.Time) env {
+	t.Helper()
+	c := &clock{t: start}
+	tel, err := telemetry.New(context.Background(), telemetry.Options{})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	db, err := lsm.Open(dir, lsm.Options{Now: c.now, MemtableSize: 64 << 10, Registerer: tel.Registry})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, db.Close()) })
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := httpx.New(httpx.Options{Logger: logger, MaxBodyBytes: 4 << 20})
+	srv, err := httpx.New(httpx.Options{Logger: logger, Telemetry: tel, MaxBodyBytes: 4 << 20})
 	require.NoError(t, err)
-	(&HTTP{Store: kv.New(db, 1<<20, c.now), Logger: logger, MaxValue: 1 << 20}).Routes(srv.Router())
+	(&HTTP{Store: kv.New(db, 1<<20, c.now), Logger: logger, MaxValue: 1 << 20}).Register(srv)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return ts, c
+	return env{ts: ts, clock: c, db: db, dir: dir}
 }
 
 func do(t *testing.T, method, url, body string, hdr ...string) (*http.Response, string) {

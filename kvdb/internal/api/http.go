@@ -118,14 +118,10 @@ func (h *HTTP) put(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, httpx.Problemf(http.StatusBadRequest, "reading the value: %v", err))
 		return
 	}
-	version, err := h.Store.Put(key, value, o)
+	version, exp, err := h.Store.Put(key, value, o)
 	if err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	var exp time.Time
-	if o.TTL > 0 {
-		exp = time.Now().Add(o.TTL)
 	}
 	setVersionHeaders(w, version, exp)
 	status := http.StatusOK
@@ -202,7 +198,7 @@ func (h *HTTP) scan(w http.ResponseWriter, r *http.Request) {
 
 func (h *HTTP) batch(w http.ResponseWriter, r *http.Request) {
 	var req BatchRequest
-	if err := httpx.DecodeJSON(r, &req); err != nil {
+	if err := decodeStrict(r, &req); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -246,6 +242,10 @@ func (h *HTTP) fail(w http.ResponseWriter, r *http.Request, err error) {
 		err = httpx.NewProblem(http.StatusPreconditionFailed, "the key's version is not the one the request expected (If-Match / If-None-Match / if_version)")
 	case errors.Is(err, kv.ErrInvalid):
 		err = httpx.NewProblem(http.StatusBadRequest, err.Error())
+	case errors.Is(err, kv.ErrReadOnly):
+		// The cause goes to the log (WriteError logs 5xx with the whole chain), not to clients.
+		err = fmt.Errorf("%w: %w", httpx.NewProblem(http.StatusServiceUnavailable,
+			"the store is read-only after a failed background write (a full disk, a failed flush or compaction) and refuses writes until it is restarted; reads still work, and /readyz says why"), err)
 	}
 	httpx.WriteError(w, r, h.Logger, err)
 }
@@ -287,13 +287,15 @@ func condition(r *http.Request) (*uint64, error) {
 	return nil, nil
 }
 
+// ttlParam parses a TTL: a positive Go duration, at most time.Duration's ~292 years. An expiry
+// past what the engine stores (2262-04-11) is clamped by the store and shown in Expires.
 func ttlParam(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		return 0, httpx.Problemf(http.StatusBadRequest, "ttl %q: want a positive duration such as 30s or 1h", s)
+		return 0, httpx.Problemf(http.StatusBadRequest, "ttl %q: want a positive duration such as 30s or 1h (at most 2562047h)", s)
 	}
 	return d, nil
 }

@@ -1,6 +1,19 @@
 package api
 
-import "github.com/go-chi/chi/v5"
+import (
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
+)
+
+// Register mounts the routes on srv and adds the store's readiness check to /readyz: not ready
+// once the engine has turned read-only after a background failure.
+func (h *HTTP) Register(srv *httpx.Server) {
+	h.Routes(srv.Router())
+	srv.AddCheck("engine", time.Second, h.Store.Ready)
+}
 
 // Routes lists every HTTP route of the store (/healthz, /readyz and /metrics come from httpx).
 // {key} is everything after /v1/kv/, so keys may contain slashes.

@@ -6,6 +6,7 @@ package kv
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -19,6 +20,8 @@ var (
 	// ErrConflict: the key's version was not the one the write expected.
 	ErrConflict = errors.New("version conflict")
 	ErrInvalid  = errors.New("invalid request")
+	// ErrReadOnly: a background failure (disk full, failed flush) stopped writes; reads work.
+	ErrReadOnly = lsm.ErrReadOnly
 )
 
 // MaxKeyBytes bounds keys: they are copied into every index block and compared on every read.
@@ -53,33 +56,53 @@ func (s *Store) Get(key []byte) (Item, error) {
 
 // PutOptions make a Put conditional or expiring.
 type PutOptions struct {
-	TTL time.Duration // > 0: the key expires this long after the write
+	// TTL > 0: the key expires this long after the write, but no later than lsm.MaxExpiry
+	// (2262-04-11, the end of int64 nanoseconds); a longer TTL is clamped, as Redis's EX is.
+	TTL time.Duration
 	// IfVersion, when set, makes the write conditional: the key's current version must be
 	// *IfVersion, and 0 means the key must not exist (create only).
 	IfVersion *uint64
 }
 
-// Put writes key and returns the new version.
-func (s *Store) Put(key, value []byte, o PutOptions) (uint64, error) {
+// Put writes key and returns the new version and the expiry it stored (zero: none).
+func (s *Store) Put(key, value []byte, o PutOptions) (version uint64, expiresAt time.Time, err error) {
 	if err := s.checkValue(key, value); err != nil {
-		return 0, err
+		return 0, time.Time{}, err
 	}
 	if o.TTL < 0 {
-		return 0, fmt.Errorf("%w: ttl must not be negative", ErrInvalid)
+		return 0, time.Time{}, fmt.Errorf("%w: ttl must not be negative", ErrInvalid)
 	}
 	var b lsm.Batch
 	if o.IfVersion != nil {
 		b.ExpectVersion(key, *o.IfVersion)
 	}
-	var exp time.Time
-	if o.TTL > 0 {
-		exp = s.now().Add(o.TTL)
-	}
+	exp := expiry(s.now(), o.TTL)
 	b.PutExpiring(key, value, exp)
 	if err := s.write(&b); err != nil {
-		return 0, err
+		return 0, time.Time{}, err
 	}
-	return b.Seq(), nil
+	return b.Seq(), exp, nil
+}
+
+// expiry is when a write made at now with ttl expires (zero: ttl <= 0, never), clamped to
+// what the engine can store.
+func expiry(now time.Time, ttl time.Duration) time.Time {
+	if ttl <= 0 {
+		return time.Time{}
+	}
+	t := now.Add(ttl)
+	if t.IsZero() { // a clock at 0000-12-31: the zero Time would read as "no expiry"
+		return lsm.MinExpiry
+	}
+	return lsm.ClampExpiry(t)
+}
+
+// Ready returns nil while the store accepts writes, else why it does not (matching ErrReadOnly).
+func (s *Store) Ready(context.Context) error {
+	if err := s.db.Err(); err != nil {
+		return fmt.Errorf("engine is read-only, writes are refused until a restart: %w", err)
+	}
+	return nil
 }
 
 // Delete removes key. With ifVersion set, only if the key is at that version; it reports
@@ -147,13 +170,10 @@ func (s *Store) Apply(ops []Op) ([]uint64, error) {
 		}
 	}
 	for _, op := range ops {
-		switch {
-		case op.Delete:
+		if op.Delete {
 			b.Delete(op.Key)
-		case op.TTL > 0:
-			b.PutExpiring(op.Key, op.Value, now.Add(op.TTL))
-		default:
-			b.Put(op.Key, op.Value)
+		} else {
+			b.PutExpiring(op.Key, op.Value, expiry(now, op.TTL))
 		}
 	}
 	if err := s.write(&b); err != nil {

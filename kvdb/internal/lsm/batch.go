@@ -18,6 +18,7 @@ package lsm
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/hyperscaledesignhub/DesignSystems/kvdb/internal/lsm/format"
@@ -72,12 +73,36 @@ func (b *Batch) appendOp(kind format.Kind, key, value []byte, withValue bool) {
 // Put sets key to value. The batch copies both.
 func (b *Batch) Put(key, value []byte) { b.appendOp(format.KindSet, key, value, true) }
 
-// PutExpiring sets key to value until expiresAt; a zero expiresAt means no expiry.
+// Expiries are stored as int64 Unix nanoseconds, which cover 1970 to 2262-04-11; a time
+// outside that range would wrap (time.UnixNano is undefined there) and could turn "in 250
+// years" into "long ago". ClampExpiry maps every time onto the range: later than MaxExpiry
+// becomes MaxExpiry, at or before the epoch becomes MinExpiry (already expired).
+var (
+	MinExpiry = time.Unix(0, 1)
+	MaxExpiry = time.Unix(0, math.MaxInt64)
+)
+
+// ClampExpiry returns the expiry PutExpiring stores for t (t itself when zero: no expiry).
+func ClampExpiry(t time.Time) time.Time {
+	switch {
+	case t.IsZero():
+		return t
+	case t.Before(MinExpiry):
+		return MinExpiry
+	case t.After(MaxExpiry):
+		return MaxExpiry
+	}
+	return t
+}
+
+// PutExpiring sets key to value until expiresAt (clamped by ClampExpiry); a zero expiresAt
+// means no expiry.
 func (b *Batch) PutExpiring(key, value []byte, expiresAt time.Time) {
 	if expiresAt.IsZero() {
 		b.Put(key, value)
 		return
 	}
+	expiresAt = ClampExpiry(expiresAt)
 	b.init()
 	b.data = append(b.data, byte(format.KindSetTTL))
 	b.data = binary.AppendUvarint(b.data, uint64(len(key)))

@@ -383,13 +383,31 @@ func (db *DB) obsoleteTable(t *tableMeta) {
 	db.m.tablesDeleted.Add(1)
 }
 
-// setBgErrLocked records the first background failure; from then on writes fail. mu held.
+// setBgErrLocked records the first background failure; from then on writes fail with it,
+// marked as ErrReadOnly. mu held.
 func (db *DB) setBgErrLocked(err error) {
 	if db.bgErr == nil {
-		db.bgErr = err
+		db.bgErr = readOnlyError{err}
 		db.failed.Store(true)
 	}
 	db.bgCond.Broadcast()
+}
+
+// readOnlyError is a background failure as writes see it: errors.Is(ErrReadOnly) and the cause.
+type readOnlyError struct{ cause error }
+
+func (e readOnlyError) Error() string   { return e.cause.Error() }
+func (e readOnlyError) Unwrap() []error { return []error{ErrReadOnly, e.cause} }
+
+// Err returns nil while the DB accepts writes, and the background failure (matching
+// ErrReadOnly) once it has turned read-only. Cheap enough for a readiness probe.
+func (db *DB) Err() error {
+	if !db.failed.Load() {
+		return nil
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.bgErr
 }
 
 // Close waits for the commit in progress, stops background work (an unfinished compaction is

@@ -76,6 +76,7 @@ type Metrics struct {
 	OpenTables         int // readers in the table cache
 	Snapshots          int
 	VisibleSeq         uint64
+	ReadOnly           bool // a background failure stopped writes (see DB.Err)
 }
 
 // Metrics returns the current metrics.
@@ -96,6 +97,7 @@ func (db *DB) Metrics() Metrics {
 		WALSyncs:               m.walSyncs.Load(),
 		WALSyncSeconds:         time.Duration(m.walSyncNanos.Load()).Seconds(),
 		VisibleSeq:             db.visibleSeq.Load(),
+		ReadOnly:               db.failed.Load(),
 	}
 	out.CacheHits, out.CacheMisses, out.CacheBytes = db.cache.Stats()
 	out.BloomChecks, out.BloomNegatives, out.BloomFalsePositives = db.tables.filterStats()
@@ -152,6 +154,12 @@ var metricDefs = []metricDef{
 	{"kvdb_memtable_size_bytes", "Bytes in the mutable and immutable memtables.", prometheus.GaugeValue, func(m *Metrics) float64 { return float64(m.MemtableBytes) }},
 	{"kvdb_open_tables", "Table readers held open by the table cache.", prometheus.GaugeValue, func(m *Metrics) float64 { return float64(m.OpenTables) }},
 	{"kvdb_snapshots", "Open snapshots.", prometheus.GaugeValue, func(m *Metrics) float64 { return float64(m.Snapshots) }},
+	{"kvdb_engine_read_only", "1 when a background failure (flush, compaction, MANIFEST or WAL write) made the engine refuse writes; only a restart clears it.", prometheus.GaugeValue, func(m *Metrics) float64 {
+		if m.ReadOnly {
+			return 1
+		}
+		return 0
+	}},
 }
 
 func newCollector(db *DB) *collector {

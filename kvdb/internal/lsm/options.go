@@ -21,6 +21,13 @@ var ErrConditionFailed = errors.New("lsm: condition failed")
 // ErrClosed is returned by every operation on a closed DB (or closed snapshot).
 var ErrClosed = errors.New("lsm: closed")
 
+// ErrReadOnly is matched (errors.Is) by every write refused after a background failure — a
+// failed flush, compaction, MANIFEST or WAL write, typically a full disk. The error also
+// carries that first failure. Reads keep working; only a restart (after fixing the cause)
+// makes the DB writable again, because the failed step may have left the in-memory state
+// ahead of the files.
+var ErrReadOnly = errors.New("lsm: read-only after a background error")
+
 // ErrBatchTooLarge is returned by Write for a batch that cannot fit in one WAL record.
 var ErrBatchTooLarge = errors.New("lsm: batch too large")
 
