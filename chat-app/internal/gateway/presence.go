@@ -42,10 +42,13 @@ func PresenceNotifier(store chat.Store, bus fanout.Bus, groupLimit int, log *slo
 			log.Warn("presence audience", "user", user, "err", err)
 			return
 		}
-		for _, w := range audience {
-			if err := bus.Publish(ctx, fanout.UserTopic(w), fanout.Event{From: user, Frame: b}); err != nil {
-				log.Warn("publish presence", "user", user, "watcher", w, "err", err)
-			}
+		topics := make([]string, len(audience))
+		for i, w := range audience {
+			topics[i] = fanout.UserTopic(w)
+		}
+		// One pipelined round trip on Redis: the tracker reports changes one at a time per process.
+		if err := fanout.PublishAll(ctx, bus, topics, fanout.Event{From: user, Frame: b}); err != nil {
+			log.Warn("publish presence", "user", user, "recipients", len(topics), "err", err)
 		}
 	}
 }
