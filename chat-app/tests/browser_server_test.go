@@ -57,7 +57,7 @@ func newChatServer(t *testing.T, tune ...func(*api.Options)) *chatServer {
 	require.NoError(t, err)
 
 	bus := fanout.NewMemory()
-	tracker := presence.NewMemory(presence.Options{Notify: gateway.PresenceNotifier(store, bus, logger), Grace: presenceGrace})
+	tracker := presence.NewMemory(presence.Options{Notify: gateway.PresenceNotifier(store, bus, 0, logger), Grace: presenceGrace})
 	gw, err := gateway.New(gateway.Options{Store: store, Bus: bus, Verifier: tokenVerifier{tokens}, Presence: tracker, Logger: logger})
 	require.NoError(t, err)
 	push := memstore.NewPushStore(store)

@@ -23,7 +23,12 @@ type Config struct {
 }
 
 // Validate checks what the types cannot.
-func (c *Config) Validate() error { return c.Common.Check(true) }
+func (c *Config) Validate() error {
+	if err := c.Common.Check(true); err != nil {
+		return err
+	}
+	return c.GatewayConfig.Check()
+}
 
 func main() { boot.Main("chat-gateway", version, "chat-app/README.md", run) }
 

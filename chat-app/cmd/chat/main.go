@@ -28,6 +28,9 @@ func (c *Config) Validate() error {
 	if err := c.Common.Check(false); err != nil {
 		return err
 	}
+	if err := c.GatewayConfig.Check(); err != nil {
+		return err
+	}
 	return c.APIConfig.Check()
 }
 

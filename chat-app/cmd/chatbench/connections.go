@@ -97,7 +97,8 @@ func runConnections(ctx context.Context, p progress, o options, bin, dir string)
 	res.users = (res.conns + connsPerUser - 1) / connsPerUser
 
 	srv, addr, err := startServer(ctx, dir, "chat-connections", bin, "HTTP_ADDR",
-		[]string{"DATABASE_URL=", "REDIS_URL=", "JWT_SECRET=", "KEY_PREFIX=", "LOGIN_PER_MINUTE=0", "LOG_LEVEL=warn"})
+		[]string{"DATABASE_URL=", "REDIS_URL=", "JWT_SECRET=", "KEY_PREFIX=", "LOGIN_PER_MINUTE=0", "LOG_LEVEL=warn",
+			fmt.Sprintf("MAX_SESSIONS_PER_USER=%d", connsPerUser)}) // every device of a user stays open
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,11 @@ type Options struct {
 	PushHosts      []string // push services endpoints may point at (chat.DefaultPushHosts)
 
 	AllowedOrigins []string // browser origin host patterns for the WebSocket upgrade
+	// PresenceGroupLimit is the largest conversation whose members see each other's presence
+	// pushed (gateway.DefaultPresenceGroupLimit); MaxSessionsPerUser caps a user's sessions per
+	// gateway (gateway.DefaultMaxSessionsPerUser).
+	PresenceGroupLimit int
+	MaxSessionsPerUser int
 	// SendRate and SendBurst are the per-user budget of sends, edits and deletes
 	// (chat.DefaultSendRate, chat.DefaultSendBurst): one bucket per user for the WebSocket and
 	// the HTTP path of this process.
@@ -327,7 +332,7 @@ func (l lazyPresence) Statuses(ctx context.Context, users []int64) ([]presence.S
 }
 
 func (a *App) buildGateway(o Options, rdb *redis.Client, onCreated func(context.Context, []chat.Message), sends *limit.Keyed[int64]) error {
-	announce := gateway.PresenceNotifier(a.Store, a.Bus, o.Logger)
+	announce := gateway.PresenceNotifier(a.Store, a.Bus, o.PresenceGroupLimit, o.Logger)
 	var tracker presence.Tracker
 	if rdb == nil {
 		a.log.Info("presence: in-memory (one replica); set REDIS_URL to share it between replicas")
@@ -345,7 +350,7 @@ func (a *App) buildGateway(o Options, rdb *redis.Client, onCreated func(context.
 	}
 	gw, err := gateway.New(gateway.Options{Store: a.Store, Bus: a.Bus, Verifier: Verifier{a.Tokens}, Presence: tracker,
 		Logger: o.Logger.With("component", "gateway"), Registerer: o.Registerer, AllowedOrigins: o.AllowedOrigins,
-		Sends: sends, OnCreated: onCreated})
+		Sends: sends, OnCreated: onCreated, PresenceGroupLimit: o.PresenceGroupLimit, MaxSessionsPerUser: o.MaxSessionsPerUser})
 	if err != nil {
 		return err
 	}

@@ -91,9 +91,27 @@ type GatewayConfig struct {
 	// AllowedOrigins are the browser origins allowed on /ws besides the page's own (host
 	// patterns, e.g. chat.example.com or *.example.com).
 	AllowedOrigins []string `env:"ALLOWED_ORIGINS"`
+	// PresenceGroupLimit is the largest conversation whose members get each other's presence
+	// changes pushed; members of larger ones ask with presence_query (docs/adr/0007).
+	PresenceGroupLimit int `env:"PRESENCE_GROUP_LIMIT" envDefault:"100"`
+	// MaxSessionsPerUser caps one user's WebSocket sessions per gateway process; one more
+	// closes the oldest with 4009.
+	MaxSessionsPerUser int `env:"MAX_SESSIONS_PER_USER" envDefault:"20"`
+}
+
+// Check checks what the types cannot.
+func (c *GatewayConfig) Check() error {
+	switch {
+	case c.PresenceGroupLimit < 2:
+		return errors.New("PRESENCE_GROUP_LIMIT must be at least 2 (a direct conversation)")
+	case c.MaxSessionsPerUser < 1:
+		return errors.New("MAX_SESSIONS_PER_USER must be at least 1")
+	}
+	return nil
 }
 
 // Apply sets the gateway's part of o.
 func (c *GatewayConfig) Apply(o *Options) {
 	o.Gateway, o.AllowedOrigins = true, c.AllowedOrigins
+	o.PresenceGroupLimit, o.MaxSessionsPerUser = c.PresenceGroupLimit, c.MaxSessionsPerUser
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/api"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/apitest"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/gateway"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/config"
 )
 
@@ -36,6 +37,14 @@ func TestConfigDefaultsAndChecks(t *testing.T) {
 	cfg.GatewayConfig.Apply(&o)
 	assert.True(t, o.API && o.Gateway && o.Migrate)
 	assert.Equal(t, 30.0, o.LoginPerMinute)
+	require.NoError(t, cfg.GatewayConfig.Check())
+	assert.Equal(t, gateway.DefaultPresenceGroupLimit, o.PresenceGroupLimit, "PRESENCE_GROUP_LIMIT's default is the gateway's")
+	assert.Equal(t, gateway.DefaultMaxSessionsPerUser, o.MaxSessionsPerUser, "MAX_SESSIONS_PER_USER's default is the gateway's")
+	for env, want := range map[string]string{"PRESENCE_GROUP_LIMIT": "1", "MAX_SESSIONS_PER_USER": "0"} {
+		gc, err := config.LoadFrom[allParts](map[string]string{env: want})
+		require.NoError(t, err)
+		assert.ErrorContains(t, gc.GatewayConfig.Check(), env)
+	}
 
 	for _, c := range []struct {
 		env    map[string]string

@@ -224,6 +224,13 @@ type Store interface {
 	// MembershipsOf are ConversationsOf with user's membership of each (role, receipts), in one
 	// read: the conversation list of a client.
 	MembershipsOf(ctx context.Context, user int64) ([]Membership, error)
+	// CoMembers are the users other than user who share with user at least one conversation of
+	// at most maxMembers members, by ID: whose presence user sees pushed, and who see user's
+	// (docs/adr/0007-presence-audience.md). A direct conversation always qualifies (maxMembers >= 2).
+	CoMembers(ctx context.Context, user int64, maxMembers int) ([]int64, error)
+	// MembersAmong are those of users who are members of conv, by ID (an unknown conversation
+	// has none): one read to check a batch of IDs, e.g. a presence query.
+	MembersAmong(ctx context.Context, conv int64, users []int64) ([]int64, error)
 
 	// Append adds m (Kind, Body, RefSeq, ClientMsgID, ConversationID, SenderID) to its
 	// conversation, assigning ID, the next Seq (gapless, also under concurrent appends) and

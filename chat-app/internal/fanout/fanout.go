@@ -55,3 +55,24 @@ type Bus interface {
 	// Close stops delivery, waits for the bus's goroutines to end and releases its resources.
 	Close() error
 }
+
+// MultiPublisher is a Bus that publishes one event on many topics at once (Redis: one pipelined
+// round trip instead of one per topic).
+type MultiPublisher interface {
+	PublishAll(ctx context.Context, topics []string, e Event) error
+}
+
+// PublishAll publishes e on each of topics: in one call when bus is a MultiPublisher, else one
+// Publish per topic, continuing past failures. It returns the first error.
+func PublishAll(ctx context.Context, bus Bus, topics []string, e Event) error {
+	if mp, ok := bus.(MultiPublisher); ok {
+		return mp.PublishAll(ctx, topics, e)
+	}
+	var first error
+	for _, t := range topics {
+		if err := bus.Publish(ctx, t, e); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

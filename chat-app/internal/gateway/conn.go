@@ -245,6 +245,7 @@ func (c *conn) authenticate(ctx context.Context, token string, start func(int64,
 		c.fail(protocol.CloseAuthFailed)
 		return false
 	}
+	c.g.register(c, user)
 	start(user, expires)
 	c.enqueue(protocol.Ready{UserID: protocol.ID(user), SessionID: c.session,
 		HeartbeatMS: c.g.o.Heartbeat.Milliseconds(), MaxFrameBytes: c.g.o.MaxFrameBytes,
@@ -264,33 +265,6 @@ func (c *conn) authenticate(ctx context.Context, token string, start func(int64,
 	c.addSub(cancel)
 	c.presenceSnapshot(ctx)
 	return true
-}
-
-// presenceSnapshot sends one presence frame per contact who is online or away.
-func (c *conn) presenceSnapshot(ctx context.Context) {
-	p := c.g.o.Presence
-	if p == nil {
-		return
-	}
-	contacts, err := c.g.o.Store.Contacts(ctx, c.user)
-	if err != nil {
-		c.log.Warn("presence snapshot", "err", err)
-		return
-	}
-	ids := make([]int64, len(contacts))
-	for i, u := range contacts {
-		ids[i] = u.ID
-	}
-	statuses, err := p.Statuses(ctx, ids)
-	if err != nil {
-		c.log.Warn("presence snapshot", "err", err)
-		return
-	}
-	for i, s := range statuses {
-		if string(s) == string(protocol.StatusOnline) || string(s) == string(protocol.StatusAway) {
-			c.enqueue(protocol.Presence{UserID: protocol.ID(ids[i]), Status: protocol.PresenceStatus(s)})
-		}
-	}
 }
 
 func (c *conn) addSub(cancel func()) {
@@ -341,6 +315,8 @@ func (c *conn) handle(ctx context.Context, f protocol.Frame) bool {
 	case protocol.Read:
 		c.touch()
 		c.receipt(ctx, int64(f.ConversationID), f.Seq, protocol.ReceiptRead)
+	case protocol.PresenceQuery:
+		c.presenceQuery(ctx, f)
 	}
 	return true
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -82,7 +83,18 @@ type Options struct {
 	Heartbeat     time.Duration // (protocol.DefaultHeartbeat); nothing received for 2× → close 4003
 	MaxFrameBytes int           // (protocol.DefaultMaxFrameBytes) → error frame_too_large
 	WriteTimeout  time.Duration // (WriteTimeout) a batch of writes not done by then → close 4008
+	// PresenceGroupLimit is the largest conversation whose members get each other's presence
+	// changes pushed (DefaultPresenceGroupLimit); larger ones answer presence_query instead.
+	// PresenceNotifier must be given the same value.
+	PresenceGroupLimit int
+	// MaxSessionsPerUser caps one user's sessions on this gateway (DefaultMaxSessionsPerUser):
+	// a session authenticating beyond it closes the user's oldest with 4009.
+	MaxSessionsPerUser int
 }
+
+// DefaultMaxSessionsPerUser is the default of Options.MaxSessionsPerUser: phones, tablets,
+// desktops and a dozen browser tabs, with room for stale sessions awaiting their heartbeat timeout.
+const DefaultMaxSessionsPerUser = 20
 
 // Gateway serves the chat WebSocket endpoint. It is an http.Handler.
 type Gateway struct {
@@ -94,14 +106,18 @@ type Gateway struct {
 	typing  *limit.Keyed[[2]int64] // one typing event per (user, conversation) per TypingMinInterval
 	receipt *receiptCoalescer
 	appends *appender
+	// presenceQueries is each user's budget of presence_query frames.
+	presenceQueries *limit.Keyed[int64]
 
 	stopWatch chan struct{} // ends the watchdog (Shutdown)
 	stopOnce  sync.Once
 
-	mu      sync.Mutex
-	conns   map[*conn]struct{}
-	closing bool
-	wg      sync.WaitGroup
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+	// sessions are each user's authenticated sessions, oldest first (the per-user cap).
+	sessions map[int64][]*conn
+	closing  bool
+	wg       sync.WaitGroup
 }
 
 // New checks o, fills in defaults and registers the metrics.
@@ -113,7 +129,7 @@ func New(o Options) (*Gateway, error) {
 		return nil, errors.New("gateway: Bus is required")
 	case o.Verifier == nil:
 		return nil, errors.New("gateway: Verifier is required")
-	case o.SendQueue < 0, o.Heartbeat < 0, o.MaxFrameBytes < 0:
+	case o.SendQueue < 0, o.Heartbeat < 0, o.MaxFrameBytes < 0, o.PresenceGroupLimit < 0, o.MaxSessionsPerUser < 0:
 		return nil, errors.New("gateway: negative limit")
 	case o.MaxFrameBytes > TransportReadLimit:
 		return nil, fmt.Errorf("gateway: MaxFrameBytes %d above the transport read limit %d", o.MaxFrameBytes, TransportReadLimit)
@@ -136,6 +152,12 @@ func New(o Options) (*Gateway, error) {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = WriteTimeout
 	}
+	if o.PresenceGroupLimit == 0 {
+		o.PresenceGroupLimit = DefaultPresenceGroupLimit
+	}
+	if o.MaxSessionsPerUser == 0 {
+		o.MaxSessionsPerUser = DefaultMaxSessionsPerUser
+	}
 	reg := o.Registerer
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -152,6 +174,9 @@ func New(o Options) (*Gateway, error) {
 		sends:  o.Sends,
 		typing: limit.New[[2]int64](1/protocol.TypingMinInterval.Seconds(), 1, nil),
 		conns:  map[*conn]struct{}{},
+
+		presenceQueries: limit.New[int64](PresenceQueryRate, PresenceQueryBurst, nil),
+		sessions:        map[int64][]*conn{},
 	}
 	g.receipt = newReceiptCoalescer(ReceiptInterval, g.publishReceipt)
 	g.stopWatch = make(chan struct{})
@@ -199,9 +224,37 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.m.connections.Dec()
 		g.mu.Lock()
 		delete(g.conns, c)
+		g.unregisterLocked(c)
 		g.mu.Unlock()
 	}()
 	c.run(r.Header.Get("Authorization"))
+}
+
+// register records c as user's newest session. At the per-user cap it closes the oldest with
+// 4009 rather than refuse c: after a network cut the oldest is most likely a dead socket still
+// waiting for its heartbeat timeout, while c is the person at the keyboard (protocol.md §12).
+func (g *Gateway) register(c *conn, user int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := append(g.sessions[user], c)
+	for len(s) > g.o.MaxSessionsPerUser {
+		s[0].log.Info("session closed: per-user session cap", "cap", g.o.MaxSessionsPerUser)
+		s[0].fail(protocol.CloseSessionLimit)
+		g.m.sessionCapCloses.Inc()
+		s = s[1:]
+	}
+	g.sessions[user] = s
+}
+
+// unregisterLocked forgets c's registration (a no-op for a session never authenticated or
+// already evicted); g.mu is held.
+func (g *Gateway) unregisterLocked(c *conn) {
+	s := slices.DeleteFunc(g.sessions[c.user], func(x *conn) bool { return x == c })
+	if len(s) == 0 {
+		delete(g.sessions, c.user)
+	} else {
+		g.sessions[c.user] = s
+	}
 }
 
 // Shutdown closes every connection with 1001 (going away: reconnect and resync) and waits until

@@ -109,8 +109,10 @@ type metrics struct {
 	deliveryLive  prometheus.Observer // message frames from the bus
 	deliveryStore prometheus.Observer // message frames read from the store (sync, hole fills)
 	slowConsumer  prometheus.Counter
-	appendBatch   prometheus.Histogram
-	publishErrors prometheus.Counter
+	// sessionCapCloses counts sessions closed with 4009 by a newer one of the same user.
+	sessionCapCloses prometheus.Counter
+	appendBatch      prometheus.Histogram
+	publishErrors    prometheus.Counter
 }
 
 // counter is the frames counter of direction ("in" or "out") and typ.
@@ -134,6 +136,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			[]string{"direction", "type"}),
 		slowConsumer: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chat_gateway_slow_consumer_closes_total", Help: "Connections closed with 4008 because their send queue was full."}),
+		sessionCapCloses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_gateway_session_cap_closes_total",
+			Help: "Sessions closed with 4009 because a newer session of the same user exceeded the per-user session cap (MAX_SESSIONS_PER_USER)."}),
 		appendBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "chat_gateway_append_batch_messages",
 			Help:    "Messages stored per AppendBatch (group commit of one conversation's queued sends).",
@@ -150,14 +155,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.deliveryLive, m.deliveryStore = delivery.WithLabelValues("live"), delivery.WithLabelValues("store")
 	m.in, m.out = map[protocol.FrameType]prometheus.Counter{}, map[protocol.FrameType]prometheus.Counter{}
 	for _, t := range []protocol.FrameType{protocol.TypeAuth, protocol.TypeSync, protocol.TypeSend, protocol.TypeEdit,
-		protocol.TypeDelete, protocol.TypeTyping, protocol.TypeDelivered, protocol.TypeRead, protocol.TypePing} {
+		protocol.TypeDelete, protocol.TypeTyping, protocol.TypeDelivered, protocol.TypeRead, protocol.TypePing,
+		protocol.TypePresenceQuery} {
 		m.in[t] = m.frames.WithLabelValues("in", string(t))
 	}
 	for _, t := range []protocol.FrameType{protocol.TypeReady, protocol.TypeMessage, protocol.TypeAck, protocol.TypeSyncDone,
 		protocol.TypeTyping, protocol.TypeReceipt, protocol.TypePresence, protocol.TypeMembership, protocol.TypeError, protocol.TypePong} {
 		m.out[t] = m.frames.WithLabelValues("out", string(t))
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.frames, delivery, m.slowConsumer, m.appendBatch, m.publishErrors} {
+	for _, c := range []prometheus.Collector{m.connections, m.frames, delivery, m.slowConsumer, m.sessionCapCloses, m.appendBatch, m.publishErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: register metrics: %w", err)
 		}

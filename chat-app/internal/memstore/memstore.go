@@ -345,6 +345,43 @@ func (s *Store) MembershipsOf(_ context.Context, user int64) ([]chat.Membership,
 	return out, nil
 }
 
+// CoMembers implements chat.Store.
+func (s *Store) CoMembers(_ context.Context, user int64, maxMembers int) ([]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[int64]bool{}
+	for conv := range s.userConvs[user] {
+		if len(s.convMembers[conv]) > maxMembers {
+			continue
+		}
+		for u := range s.convMembers[conv] {
+			if u != user {
+				seen[u] = true
+			}
+		}
+	}
+	out := make([]int64, 0, len(seen))
+	for u := range seen {
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// MembersAmong implements chat.Store.
+func (s *Store) MembersAmong(_ context.Context, conv int64, users []int64) ([]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []int64{}
+	for _, u := range users {
+		if s.convMembers[conv][u] && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // Append implements chat.Store.
 func (s *Store) Append(_ context.Context, m chat.Message) (chat.Message, bool, error) {
 	if err := chat.ValidateMessage(m); err != nil {

@@ -329,6 +329,34 @@ func (s *Store) Members(ctx context.Context, conv int64) ([]chat.Member, error) 
 	return out, nil
 }
 
+// CoMembers implements chat.Store. A conversation's size is counted only up to maxMembers+1
+// rows of the members primary key, so a huge group costs no more than a small one here.
+func (s *Store) CoMembers(ctx context.Context, user int64, maxMembers int) ([]int64, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT DISTINCT o.user_id
+		FROM members me
+		CROSS JOIN LATERAL (SELECT count(*) AS n FROM
+			(SELECT 1 FROM members WHERE conversation_id = me.conversation_id LIMIT $2::int + 1) capped) size
+		JOIN members o ON o.conversation_id = me.conversation_id
+		WHERE me.user_id = $1 AND o.user_id <> $1 AND size.n <= $2::int
+		ORDER BY o.user_id`, user, maxMembers)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("select co-members: %w", err)
+	}
+	return out, nil
+}
+
+// MembersAmong implements chat.Store.
+func (s *Store) MembersAmong(ctx context.Context, conv int64, users []int64) ([]int64, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT user_id FROM members WHERE conversation_id = $1 AND user_id = ANY($2)
+		ORDER BY user_id`, conv, users)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("select members among: %w", err)
+	}
+	return out, nil
+}
+
 // convExists returns chat.ErrNotFound when conv does not exist; queries that found no rows call
 // it to tell an empty result from an unknown conversation.
 func (s *Store) convExists(ctx context.Context, conv int64) error {

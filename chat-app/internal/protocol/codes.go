@@ -43,6 +43,9 @@ const (
 	CloseAuthTimeout      CloseCode = 4002
 	CloseHeartbeatTimeout CloseCode = 4003
 	CloseSlowConsumer     CloseCode = 4008
+	// CloseSessionLimit closes a user's oldest session when a new one would exceed the per-user
+	// session cap (docs/protocol.md §12).
+	CloseSessionLimit CloseCode = 4009
 )
 
 // Reason returns the close reason sent with c. Reasons must stay within the
@@ -67,6 +70,8 @@ func (c CloseCode) Reason() string {
 		return "no frame within the heartbeat timeout"
 	case CloseSlowConsumer:
 		return "send queue full; reconnect and resync"
+	case CloseSessionLimit:
+		return "too many sessions for this user; the oldest was closed"
 	default:
 		return ""
 	}

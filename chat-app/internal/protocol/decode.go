@@ -132,6 +132,8 @@ func (l Limits) Decode(b []byte) (Frame, error) {
 		fr = Read{ConversationID: d.id("conversation_id"), Seq: d.seq("seq", 1)}
 	case TypePing:
 		fr = Ping{Nonce: d.str("nonce", 0, MaxNonceBytes, false)}
+	case TypePresenceQuery:
+		fr = PresenceQuery{ConversationID: d.id("conversation_id"), UserIDs: d.ids("user_ids", MaxPresenceQueryUsers)}
 	}
 	if d.failed != nil {
 		return nil, d.failed
@@ -150,6 +152,8 @@ var clientFields = map[FrameType][]string{
 	TypeDelivered: {"conversation_id", "seq"},
 	TypeRead:      {"conversation_id", "seq"},
 	TypePing:      {"nonce"},
+
+	TypePresenceQuery: {"conversation_id", "user_ids"},
 }
 
 var errTrailing = errors.New("unexpected data after the JSON object")
@@ -225,7 +229,7 @@ func (d *fieldDecoder) unknownField(allowed []string) string {
 	return clip(unknown)
 }
 
-func contains(s []string, v string) bool {
+func contains[T comparable](s []T, v T) bool {
 	for _, x := range s {
 		if x == v {
 			return true
@@ -259,6 +263,38 @@ func (d *fieldDecoder) id(name string) ID {
 		d.fail(CodeInvalidFrame, name, err.Error())
 	}
 	return id
+}
+
+// ids reads a non-empty array of at most limit distinct IDs.
+func (d *fieldDecoder) ids(name string, limit int) []ID {
+	v, ok := d.raw(name, true)
+	if !ok {
+		return nil
+	}
+	var items []json.RawMessage
+	if v[0] != '[' || json.Unmarshal(v, &items) != nil {
+		d.fail(CodeInvalidFrame, name, "must be an array")
+		return nil
+	}
+	if len(items) == 0 || len(items) > limit {
+		d.fail(CodeInvalidFrame, name, fmt.Sprintf("has %d entries, it must have 1 to %d", len(items), limit))
+		return nil
+	}
+	out := make([]ID, 0, len(items))
+	for i, item := range items {
+		field := name + "[" + strconv.Itoa(i) + "]"
+		id, err := parseID(item)
+		switch {
+		case err != nil:
+			d.fail(CodeInvalidFrame, field, err.Error())
+			return nil
+		case contains(out, id):
+			d.fail(CodeInvalidFrame, field, id.String()+" is listed twice")
+			return nil
+		}
+		out = append(out, id)
+	}
+	return out
 }
 
 // seq reads a sequence number: a JSON integer in [min, MaxSafeInteger].

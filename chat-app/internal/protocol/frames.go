@@ -16,6 +16,8 @@ const (
 	TypeDelivered FrameType = "delivered"
 	TypeRead      FrameType = "read"
 	TypePing      FrameType = "ping"
+	// TypePresenceQuery asks for the presence of named members of a conversation (docs/protocol.md §9).
+	TypePresenceQuery FrameType = "presence_query"
 )
 
 // Server → client frame types.
@@ -40,10 +42,11 @@ const (
 	MaxClientMsgIDBytes         = 64
 	MaxTokenBytes               = 4096
 	MaxNonceBytes               = 64
+	MaxPresenceQueryUsers       = 100 // user_ids in one presence_query frame
 )
 
 // Frame is a frame sent by a client; Decode returns one of Auth, Sync, Send,
-// Edit, Delete, Typing, Delivered, Read or Ping.
+// Edit, Delete, Typing, Delivered, Read, Ping or PresenceQuery.
 type Frame interface {
 	FrameType() FrameType
 	clientFrame()
@@ -119,6 +122,17 @@ type Read struct {
 type Ping struct {
 	Nonce string `json:"nonce,omitempty"`
 }
+
+// PresenceQuery asks for the current status of up to MaxPresenceQueryUsers members of a
+// conversation, each answered with a presence frame: how a client sees presence in a group too
+// large for pushed presence.
+type PresenceQuery struct {
+	ConversationID ID   `json:"conversation_id"`
+	UserIDs        []ID `json:"user_ids"`
+}
+
+func (PresenceQuery) FrameType() FrameType { return TypePresenceQuery }
+func (PresenceQuery) clientFrame()         {}
 
 func (Auth) FrameType() FrameType      { return TypeAuth }
 func (Sync) FrameType() FrameType      { return TypeSync }
@@ -222,7 +236,8 @@ type Receipt struct {
 	Seq            int64       `json:"seq"`
 }
 
-// Presence is pushed to a user's contacts when the user's status changes.
+// Presence is a user's status: pushed to their contacts and to the members of their
+// conversations up to the presence group limit when it changes, and the answer to a PresenceQuery.
 type Presence struct {
 	UserID ID             `json:"user_id"`
 	Status PresenceStatus `json:"status"`

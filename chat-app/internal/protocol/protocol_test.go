@@ -29,6 +29,7 @@ func TestClientFramesRoundTrip(t *testing.T) {
 		Read{ConversationID: 2, Seq: MaxSafeInteger},
 		Ping{},
 		Ping{Nonce: "n1"},
+		PresenceQuery{ConversationID: 2, UserIDs: []ID{bigID, 7}},
 	}
 	seen := map[FrameType]bool{}
 	for _, f := range frames {
@@ -180,6 +181,12 @@ func TestDecodeErrors(t *testing.T) {
 		{"sync entry numeric id", `{"type":"sync","conversations":[{"conversation_id":1,"after_seq":0}]}`, CodeInvalidFrame, "conversations[0].conversation_id", "JSON string", "sync"},
 		{"sync duplicate conversation", `{"type":"sync","conversations":[{"conversation_id":"1","after_seq":0},{"conversation_id":"1","after_seq":3}]}`, CodeInvalidFrame, "conversations[1].conversation_id", "listed twice", "sync"},
 		{"sync too many", `{"type":"sync","conversations":[` + strings.Repeat(`{"conversation_id":"1","after_seq":0},`, DefaultMaxSyncConversations) + `{"conversation_id":"1","after_seq":0}]}`, CodeInvalidFrame, "conversations", "limit is 100", "sync"},
+		{"presence_query missing user_ids", `{"type":"presence_query","conversation_id":"1"}`, CodeInvalidFrame, "user_ids", "missing", "presence_query"},
+		{"presence_query user_ids empty", `{"type":"presence_query","conversation_id":"1","user_ids":[]}`, CodeInvalidFrame, "user_ids", "1 to 100", "presence_query"},
+		{"presence_query user_ids not array", `{"type":"presence_query","conversation_id":"1","user_ids":"2"}`, CodeInvalidFrame, "user_ids", "array", "presence_query"},
+		{"presence_query numeric user id", `{"type":"presence_query","conversation_id":"1","user_ids":["2",3]}`, CodeInvalidFrame, "user_ids[1]", "not a number", "presence_query"},
+		{"presence_query user listed twice", `{"type":"presence_query","conversation_id":"1","user_ids":["2","3","2"]}`, CodeInvalidFrame, "user_ids[2]", "listed twice", "presence_query"},
+		{"presence_query too many", `{"type":"presence_query","conversation_id":"1","user_ids":[` + strings.Repeat(`"1",`, MaxPresenceQueryUsers) + `"1"]}`, CodeInvalidFrame, "user_ids", "has 101 entries", "presence_query"},
 		{"frame too large", `{"type":"send","conversation_id":"1","client_msg_id":"c1","body":"` + long(DefaultMaxFrameBytes) + `"}`, CodeFrameTooLarge, "", "the limit is 8192", ""},
 	}
 	for _, tc := range tests {
@@ -317,6 +324,7 @@ func TestCloseCodes(t *testing.T) {
 		{CloseAuthTimeout, 4002, "no auth frame", true},
 		{CloseHeartbeatTimeout, 4003, "heartbeat", true},
 		{CloseSlowConsumer, 4008, "send queue full; reconnect and resync", true},
+		{CloseSessionLimit, 4009, "too many sessions", false},
 	}
 	for _, tc := range tests {
 		assert.Equal(t, tc.value, int(tc.code))

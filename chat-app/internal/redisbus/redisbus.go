@@ -154,6 +154,28 @@ func (b *Bus) Publish(ctx context.Context, topicName string, e fanout.Event) err
 	return nil
 }
 
+// PublishAll implements fanout.MultiPublisher: one pipelined round trip for every topic (a
+// presence change goes to the user topic of each of up to hundreds of recipients).
+func (b *Bus) PublishAll(ctx context.Context, topics []string, e fanout.Event) error {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return fanout.ErrClosed
+	}
+	payload := Encode(e)
+	_, err := b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, t := range topics {
+			p.Publish(ctx, b.Channel(t), payload)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("publish to %d topics: %w", len(topics), err)
+	}
+	return nil
+}
+
 // Subscribe calls h for every event on topic until cancel is called. The node SUBSCRIBEs to the
 // topic's channel when it gets its first local subscriber, and Subscribe returns once Redis has
 // confirmed it (or fails after SubscribeTimeout), so nothing published afterwards is missed.

@@ -39,6 +39,33 @@ func newNode(t *testing.T, addr, prefix string) *redisbus.Bus {
 	return bus
 }
 
+// PublishAll reaches the subscribers of every topic, on another node, in one call.
+func TestPublishAll(t *testing.T) {
+	t.Parallel()
+	env := testkit.Redis(t)
+	a, b := newNode(t, env.Addr, env.Prefix), newNode(t, env.Addr, env.Prefix)
+	topics := []string{fanout.UserTopic(1), fanout.UserTopic(2), fanout.UserTopic(3)}
+	got := make(chan string, 10)
+	for _, topic := range topics {
+		cancel, err := b.Subscribe(topic, func(e fanout.Event) { got <- topic + "=" + string(e.Frame) })
+		require.NoError(t, err)
+		t.Cleanup(cancel)
+	}
+	require.NoError(t, fanout.PublishAll(context.Background(), a, topics, fanout.Event{From: 9, Frame: []byte("p")}))
+	var seen []string
+	for range topics {
+		select {
+		case s := <-got:
+			seen = append(seen, s)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("got only %v", seen)
+		}
+	}
+	assert.ElementsMatch(t, []string{"u:1=p", "u:2=p", "u:3=p"}, seen)
+	require.NoError(t, a.Close())
+	assert.ErrorIs(t, a.PublishAll(context.Background(), topics, fanout.Event{}), fanout.ErrClosed)
+}
+
 func TestEncodeDecode(t *testing.T) {
 	t.Parallel()
 	for _, e := range []fanout.Event{

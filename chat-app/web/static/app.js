@@ -712,6 +712,12 @@
     for (const cv of S.convs.values()) cv.synced = false;
     if (!S.token) return;
     if (code === 4001) { logout("Your session expired; please log in again."); return; }
+    if (code === 4009) {
+      // A newer session of this user pushed this one out (the per-user session cap). Reconnecting
+      // on our own would push out another tab or device in turn, so wait for the user.
+      setConn("offline", "closed: too many open tabs or devices; reload to reconnect");
+      return;
+    }
     if (code === 1008 || code === 1009) {
       // The server refused our input: do not hammer it with the same frames.
       for (const o of S.outbox.values()) o.failed = true;

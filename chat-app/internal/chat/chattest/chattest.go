@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 		{"keyset pagination both ways", pagination},
 		{"receipts and memberships", receipts},
 		{"edits and deletes", editsAndDeletes},
+		{"co-members of small conversations, members among", coMembers},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -190,6 +191,43 @@ func contacts(e *env) {
 	e.isErr(s.AddContact(ctx, a.ID, a.ID), chat.ErrInvalid, "oneself")
 	e.isErr(s.AddContact(ctx, a.ID, a.ID+b.ID+c.ID+d.ID), chat.ErrNotFound, "unknown contact")
 	e.isErr(s.AddContact(ctx, a.ID+b.ID+c.ID+d.ID, a.ID), chat.ErrNotFound, "unknown owner")
+}
+
+func coMembers(e *env) {
+	t, s, ctx := e.t, e.s, e.ctx
+	a, b, c, d, f := e.user("alice"), e.user("bob"), e.user("carol"), e.user("dave"), e.user("frank")
+	_, err := s.Direct(ctx, a.ID, f.ID)
+	require.NoError(t, err)
+	small := e.group(a.ID, b.ID)           // 2 members
+	big := e.group(c.ID, a.ID, b.ID, d.ID) // 4 members
+
+	for _, tc := range []struct {
+		user int64
+		max  int
+		want []int64
+	}{
+		{a.ID, 3, sorted(b.ID, f.ID)}, // the group of 4 is over the limit
+		{a.ID, 4, sorted(b.ID, c.ID, d.ID, f.ID)},
+		{d.ID, 3, []int64{}},
+		{d.ID, 4, sorted(a.ID, b.ID, c.ID)},
+		{f.ID, 2, sorted(a.ID)}, // a direct conversation has two members
+	} {
+		got, err := s.CoMembers(ctx, tc.user, tc.max)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "user %d, max %d", tc.user, tc.max)
+	}
+	// A removed member is no co-member any more.
+	require.NoError(t, s.RemoveMember(ctx, a.ID, small.ID, b.ID))
+	got, err := s.CoMembers(ctx, a.ID, 3)
+	require.NoError(t, err)
+	assert.Equal(t, sorted(f.ID), got)
+
+	among, err := s.MembersAmong(ctx, big.ID, []int64{f.ID, d.ID, a.ID, d.ID, 0})
+	require.NoError(t, err)
+	assert.Equal(t, sorted(a.ID, d.ID), among, "only members, once each")
+	none, err := s.MembersAmong(ctx, big.ID+small.ID, []int64{a.ID})
+	require.NoError(t, err)
+	assert.Empty(t, none, "an unknown conversation has no members")
 }
 
 func byID(us []chat.User, id int64) chat.User {
