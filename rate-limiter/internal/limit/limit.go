@@ -143,6 +143,12 @@ func (SystemClock) Now() time.Time { return time.Now() }
 // ErrInvalid wraps a request that cannot be decided (bad limit, empty key).
 var ErrInvalid = errors.New("invalid rate-limit request")
 
+// ErrOverloaded wraps a request a store refused before sending it anywhere, because the queue in
+// front of its backend was full: nothing was counted and the backend may be healthy. It is this
+// process being busy, not the store failing, so no failure mode applies: the caller is told to
+// retry (gRPC RESOURCE_EXHAUSTED, HTTP 503 with Retry-After).
+var ErrOverloaded = errors.New("rate limiter overloaded: the queue in front of the store is full")
+
 // Check validates a request; stores call it first so both reject the same inputs.
 func Check(req Request) error {
 	if req.Key == "" {

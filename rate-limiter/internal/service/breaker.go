@@ -60,6 +60,16 @@ func (b *breaker) done(err error) {
 	}
 }
 
+// release ends a call that allow let through without an outcome (the store never heard of it):
+// a half-open breaker lets the next caller probe instead.
+func (b *breaker) release() {
+	b.mu.Lock()
+	if !b.openUntil.IsZero() {
+		b.probing = false
+	}
+	b.mu.Unlock()
+}
+
 // isOpen reports whether the breaker currently refuses calls (for /readyz and metrics).
 func (b *breaker) isOpen() bool {
 	b.mu.Lock()

@@ -45,3 +45,19 @@ func TestBreakerSuccessResetsFailureCount(t *testing.T) {
 	b.done(errors.New("x"))
 	assert.False(t, b.isOpen(), "failures must be consecutive")
 }
+
+// A probe that ends without an outcome (the request was never sent: the process was busy, or its
+// caller left) hands the probe to the next caller instead of leaving the breaker open for good.
+func TestBreakerProbeWithoutOutcomeIsReleased(t *testing.T) {
+	now := time.Unix(1000, 0)
+	b := newBreaker(1, time.Second, func() time.Time { return now }, nil)
+	assert.True(t, b.allow())
+	b.done(errors.New("redis down"))
+	now = now.Add(time.Second)
+	assert.True(t, b.allow(), "the probe")
+	assert.False(t, b.allow())
+	b.release()
+	assert.True(t, b.allow(), "the next caller probes")
+	b.done(nil)
+	assert.False(t, b.isOpen())
+}
