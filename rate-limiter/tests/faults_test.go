@@ -139,8 +139,9 @@ func TestFailureModesWhenRedisIsCutOff(t *testing.T) {
 
 			proxy.set(outage)
 			var latencies []time.Duration
-			// Many callers at once, before the breaker opens: those queued behind a pipeline that
-			// gets no answer fail with it, within one deadline, not one deadline after another.
+			// Many callers at once, before the breaker opens: each is answered within two deadlines
+			// (the pipeline in flight when it arrived, then its own), and the breaker, counting
+			// failed round trips, opens after a few.
 			var wg sync.WaitGroup
 			var slowest atomic.Int64
 			for range 64 {
@@ -153,7 +154,7 @@ func TestFailureModesWhenRedisIsCutOff(t *testing.T) {
 			}
 			wg.Wait()
 			t.Logf("outage %s: 64 concurrent callers, slowest %s", outage, time.Duration(slowest.Load()))
-			assert.Less(t, time.Duration(slowest.Load()), 100*time.Millisecond, "within the 50 ms deadline + scheduling")
+			assert.Less(t, time.Duration(slowest.Load()), 150*time.Millisecond, "within two 50 ms deadlines + scheduling")
 			localAdmitted := 0
 			for i := range 300 {
 				for _, mode := range []string{"open", "closed", "local"} {

@@ -149,6 +149,15 @@ var ErrInvalid = errors.New("invalid rate-limit request")
 // retry (gRPC RESOURCE_EXHAUSTED, HTTP 503 with Retry-After).
 var ErrOverloaded = errors.New("rate limiter overloaded: the queue in front of the store is full")
 
+// RoundTripError is a store failure shared by every request of one round trip to the backend (a
+// pipeline that got no reply within its deadline, or lost its connection). All of them carry
+// the same *RoundTripError, so a circuit breaker can count the round trip once rather than once
+// per request: one late pipeline of a hundred requests is one failure, not a hundred.
+type RoundTripError struct{ Err error }
+
+func (e *RoundTripError) Error() string { return e.Err.Error() }
+func (e *RoundTripError) Unwrap() error { return e.Err }
+
 // Check validates a request; stores call it first so both reject the same inputs.
 func Check(req Request) error {
 	if req.Key == "" {

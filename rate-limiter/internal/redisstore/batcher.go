@@ -56,9 +56,9 @@ var errDeadline = errors.New("no reply from redis within the deadline")
 // limit.ErrOverloaded (backpressure), and is never counted nor admitted. Time spent queued is
 // not part of the store's deadline: a busy process makes callers wait, it does not make Redis
 // look down. The deadline starts when a pipeline is written, and only a pipeline that misses it
-// (or a lost connection, or an error reply) is a store failure. When one does, every job still
-// queued behind it fails at once with its error instead of waiting out a deadline of its own on
-// the same Redis, so a stall is noticed within one deadline however long the queue.
+// (or a lost connection, or an error reply) is a store failure. Jobs queued behind a failed
+// pipeline are still sent: they were never sent, so nothing says Redis failed them. Once the
+// engine's breaker opens (after a few failed round trips), new checks stop coming.
 //
 // Within a pipeline, requests for the same decision script and the same Redis Cluster slot (on
 // a single server: all of them) share one EVALSHA, up to perScript requests: the script decides
@@ -69,7 +69,8 @@ type batcher struct {
 	client     redis.UniversalClient
 	maxBatch   int
 	perScript  int
-	timeout    time.Duration
+	timeout    time.Duration // the deadline of a pipeline when round trips are fast
+	slowRTT    atomic.Int64  // moving average of answered round trips, in ns (see deadline)
 	queueLimit int64
 	m          *metrics
 
@@ -165,9 +166,7 @@ func (b *batcher) work() {
 			}
 		}
 		b.queued.Add(-int64(n))
-		if err := b.run(jobs, calls[:0]); err != nil {
-			b.failQueued(err)
-		}
+		b.run(jobs, calls[:0])
 	}
 }
 
@@ -179,6 +178,23 @@ func (b *batcher) take(j *job) bool {
 	return j.state.CompareAndSwap(jobQueued, jobTaken)
 }
 
+// deadline is the time a pipeline written now has to be answered: the configured timeout, or 4×
+// the moving average of recent round trips when that is longer — on a machine so busy that
+// answered round trips themselves take tens of milliseconds (Redis and this process waiting for
+// CPU), a fixed 50 ms would call a healthy Redis failed — but never more than 10× the timeout,
+// so a hung Redis is still noticed within half a second by default.
+func (b *batcher) deadline() time.Duration {
+	d := min(max(b.timeout, 4*time.Duration(b.slowRTT.Load())), 10*b.timeout)
+	b.m.deadline.Set(d.Seconds())
+	return d
+}
+
+// observe feeds an answered round trip into the moving average (weight 1/8, as TCP's SRTT).
+func (b *batcher) observe(rtt time.Duration) {
+	old := b.slowRTT.Load()
+	b.slowRTT.Store(old + (int64(rtt)-old)/8)
+}
+
 // finish answers every call of j with err, unsent.
 func finish(j *job, err error) {
 	for _, c := range j.calls {
@@ -188,9 +204,8 @@ func finish(j *job, err error) {
 }
 
 // run sends one batch from the queue: jobs whose callers gave up are dropped (so that nothing
-// is consumed for nobody), the rest go out in one pipeline. It returns the error of a pipeline
-// Redis did not answer (deadline passed, connection lost).
-func (b *batcher) run(jobs []*job, calls []*call) error {
+// is consumed for nobody), the rest go out in one pipeline.
+func (b *batcher) run(jobs []*job, calls []*call) {
 	closed := false
 	select {
 	case <-b.closing:
@@ -212,59 +227,40 @@ func (b *batcher) run(jobs []*job, calls []*call) error {
 		}
 	}
 	if len(calls) == 0 {
-		return nil
+		return
 	}
 	// Whichever comes first answers the callers: the replies, or the deadline. The client's own
 	// I/O ends at the deadline too when it is built with ContextTimeoutEnabled; this holds even
 	// when it is not, or when the process is too busy to read the replies in time.
 	var mu sync.Mutex
 	answered := false
-	deadline := time.AfterFunc(b.timeout, func() {
+	timeout := b.deadline()
+	deadline := time.AfterFunc(timeout, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if answered {
 			return
 		}
 		answered = true
-		err := fmt.Errorf("%w of %s", errDeadline, b.timeout)
+		err := &limit.RoundTripError{Err: fmt.Errorf("%w of %s", errDeadline, timeout)}
 		for _, j := range sent {
 			finish(j, err)
 		}
-		b.failQueued(err)
 	})
-	runs, err := b.exec(calls)
+	runs := b.exec(calls, timeout)
 	deadline.Stop()
 	mu.Lock() // waits for the deadline's answers, if they are being given
 	late := answered
 	answered = true
 	mu.Unlock()
 	if late {
-		return err
+		return
 	}
 	for _, r := range runs {
 		b.answer(r)
 	}
 	for _, j := range sent {
 		close(j.done)
-	}
-	return err
-}
-
-// failQueued answers every job still queued with err, unsent: they sit behind a pipeline Redis
-// did not answer, and would each wait out a deadline of their own on the same Redis.
-func (b *batcher) failQueued(err error) {
-	for {
-		select {
-		case j := <-b.queue:
-			b.queued.Add(-int64(len(j.calls)))
-			if b.take(j) {
-				finish(j, fmt.Errorf("not sent, queued behind a pipeline that failed: %w", err))
-			} else {
-				finish(j, context.Cause(j.ctx))
-			}
-		default:
-			return
-		}
 	}
 }
 
@@ -278,12 +274,10 @@ type scriptRun struct {
 
 // exec runs calls as one pipeline and returns its script runs, for answer. Runs that met
 // NOSCRIPT (the script cache was flushed, or this is the first use on this server) did not run:
-// they are retried at once with EVAL, which also caches the script for the next EVALSHA. It
-// returns the error of a pipeline that failed as a whole.
-func (b *batcher) exec(calls []*call) ([]*scriptRun, error) {
+// they are retried at once with EVAL, which also caches the script for the next EVALSHA.
+func (b *batcher) exec(calls []*call, timeout time.Duration) []*scriptRun {
 	runs := b.plan(calls)
-	err := b.pipeline(runs, false)
-	if err == nil {
+	if err := b.pipeline(runs, false, timeout); err == nil {
 		var again []*scriptRun
 		for _, r := range runs {
 			if isNoScript(r.err) {
@@ -291,10 +285,10 @@ func (b *batcher) exec(calls []*call) ([]*scriptRun, error) {
 			}
 		}
 		if len(again) > 0 {
-			err = b.pipeline(again, true)
+			_ = b.pipeline(again, true, timeout) // its failures are in the runs' errors
 		}
 	}
-	return runs, err
+	return runs
 }
 
 // plan cuts calls into script runs: the calls of one decision script and one group share runs
@@ -324,9 +318,10 @@ func (b *batcher) plan(calls []*call) []*scriptRun {
 }
 
 // pipeline sends runs as one pipeline. The store's deadline starts here, when the pipeline is
-// written, not when its callers queued. It returns the error of a pipeline that failed as a
-// whole (no reply within the deadline, connection lost); error replies stay with their runs.
-func (b *batcher) pipeline(runs []*scriptRun, eval bool) error {
+// written, not when its callers queued. When the pipeline fails as a whole (no reply within the
+// deadline, connection lost), every run gets one limit.RoundTripError, which it also returns, so
+// that the breaker counts one failure, not one per request; error replies stay with their runs.
+func (b *batcher) pipeline(runs []*scriptRun, eval bool, timeout time.Duration) error {
 	pipe := b.client.Pipeline()
 	for _, r := range runs {
 		keys, args := r.calls[0].keys, r.calls[0].args
@@ -344,19 +339,28 @@ func (b *batcher) pipeline(runs []*scriptRun, eval bool) error {
 			r.cmd = r.op.script.EvalSha(context.Background(), pipe, keys, args...)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	start := time.Now()
 	_, _ = pipe.Exec(ctx) // each command carries its own error
-	var failed error
+	rtt := time.Since(start)
+	var failed *limit.RoundTripError
 	for _, r := range runs {
 		r.err = r.cmd.Err()
 		if r.err == nil || isRedisError(r.err) {
 			continue
 		}
-		if ctx.Err() != nil {
-			r.err = fmt.Errorf("%w of %s (%v)", errDeadline, b.timeout, r.err)
+		if failed == nil {
+			failed = &limit.RoundTripError{Err: r.err}
+			if ctx.Err() != nil {
+				failed.Err = fmt.Errorf("%w of %s (%v)", errDeadline, timeout, r.err)
+			}
 		}
-		failed = r.err
+		r.err = failed
+	}
+	if failed == nil {
+		b.observe(rtt)
+		return nil
 	}
 	return failed
 }

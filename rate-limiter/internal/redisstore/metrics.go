@@ -8,6 +8,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	queueWait prometheus.Histogram
 	rejected  prometheus.Counter
+	deadline  prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -21,10 +22,14 @@ func newMetrics() *metrics {
 			Name: "ratelimit_store_queue_rejected_total",
 			Help: "Requests refused unsent because the queue in front of Redis was full (answered RESOURCE_EXHAUSTED or 503, never admitted).",
 		}),
+		deadline: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ratelimit_store_deadline_seconds",
+			Help: "Deadline of the last Redis pipeline, from its write: REDIS_TIMEOUT, stretched up to 10x while answered round trips are slow.",
+		}),
 	}
 }
 
 // Collectors are the store's metrics, for the caller to register.
 func (s *Store) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.b.m.queueWait, s.b.m.rejected}
+	return []prometheus.Collector{s.b.m.queueWait, s.b.m.rejected, s.b.m.deadline}
 }

@@ -2,10 +2,13 @@ package service
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/limit"
 )
 
 func TestBreakerOpensProbesAndCloses(t *testing.T) {
@@ -60,4 +63,20 @@ func TestBreakerProbeWithoutOutcomeIsReleased(t *testing.T) {
 	assert.True(t, b.allow(), "the next caller probes")
 	b.done(nil)
 	assert.False(t, b.isOpen())
+}
+
+// The requests of one failed round trip count as one failure: a single late pipeline of many
+// requests does not open the breaker; distinct failed round trips do.
+func TestBreakerCountsARoundTripOnce(t *testing.T) {
+	b := newBreaker(3, time.Second, time.Now, nil)
+	trip := &limit.RoundTripError{Err: errors.New("no reply within the deadline")}
+	for range 100 {
+		assert.True(t, b.allow())
+		b.done(fmt.Errorf("redisstore: allow: %w", trip))
+	}
+	assert.False(t, b.isOpen(), "100 requests, one round trip: one failure")
+	for range 2 {
+		b.done(&limit.RoundTripError{Err: errors.New("again")})
+	}
+	assert.True(t, b.isOpen(), "three failed round trips")
 }
