@@ -9,6 +9,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,7 +113,7 @@ func newEngine(t *testing.T, addr, prefix string) *service.Engine {
 	store := redisstore.New(client, redisstore.Options{Prefix: prefix, Timeout: 50 * time.Millisecond})
 	t.Cleanup(func() { _ = store.Close() })
 	e, err := service.New(service.Options{Store: store, Shared: true, Rules: func() *rules.Set { return set },
-		Replicas: 2, Timeout: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Replicas: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.Close() })
 	return e
@@ -138,6 +139,22 @@ func TestFailureModesWhenRedisIsCutOff(t *testing.T) {
 
 			proxy.set(outage)
 			var latencies []time.Duration
+			// Many callers at once, before the breaker opens: each is answered within two deadlines
+			// (the pipeline in flight when it arrived, then its own), and the breaker, counting
+			// failed round trips, opens after a few.
+			var wg sync.WaitGroup
+			var slowest atomic.Int64
+			for range 64 {
+				wg.Go(func() {
+					st, took := decide(t, e, "open", "u3")
+					assert.Equal(t, rules.FailOpen, st.FailureMode)
+					for old := slowest.Load(); int64(took) > old && !slowest.CompareAndSwap(old, int64(took)); old = slowest.Load() {
+					}
+				})
+			}
+			wg.Wait()
+			t.Logf("outage %s: 64 concurrent callers, slowest %s", outage, time.Duration(slowest.Load()))
+			assert.Less(t, time.Duration(slowest.Load()), 150*time.Millisecond, "within two 50 ms deadlines + scheduling")
 			localAdmitted := 0
 			for i := range 300 {
 				for _, mode := range []string{"open", "closed", "local"} {

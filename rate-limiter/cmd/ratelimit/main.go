@@ -12,9 +12,11 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	rlv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"golang.org/x/sync/errgroup"
@@ -42,18 +44,22 @@ var version = "dev" // set with -ldflags "-X main.version=..."
 
 // Config is every setting, from the environment; the defaults run with no external service.
 type Config struct {
-	HTTPAddr         string        `env:"HTTP_ADDR" envDefault:":8100"`
-	GRPCAddr         string        `env:"GRPC_ADDR" envDefault:":8101"`
-	RulesPath        string        `env:"RULES_PATH"` // file or directory; empty: the built-in rules
-	RedisURL         string        `env:"REDIS_URL"`  // empty: in-memory store
-	RedisTimeout     time.Duration `env:"REDIS_TIMEOUT" envDefault:"50ms"`
-	Replicas         int           `env:"REPLICAS" envDefault:"1"`
-	BreakerThreshold int           `env:"BREAKER_THRESHOLD" envDefault:"5"`
-	BreakerCooldown  time.Duration `env:"BREAKER_COOLDOWN" envDefault:"250ms"`
-	LocalCache       bool          `env:"LOCAL_CACHE" envDefault:"true"`
-	ApproxFlush      time.Duration `env:"APPROX_FLUSH" envDefault:"0s"` // > 0: approximate fixed windows, synced this often
-	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
-	TrustedProxies   []string      `env:"TRUSTED_PROXIES"`
+	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8100"`
+	GRPCAddr        string        `env:"GRPC_ADDR" envDefault:":8101"`
+	RulesPath       string        `env:"RULES_PATH"`                          // file or directory; empty: the built-in rules
+	RedisURL        string        `env:"REDIS_URL"`                           // empty: in-memory store
+	RedisTimeout    time.Duration `env:"REDIS_TIMEOUT" envDefault:"50ms"`     // from the moment a pipeline is written
+	RedisQueueLimit int           `env:"REDIS_QUEUE_LIMIT" envDefault:"4096"` // requests waiting for a pipeline; beyond: RESOURCE_EXHAUSTED / 503
+	// DefaultFailureMode is for rules that name no failure_mode; "error" answers like envoy
+	// ratelimit (an error, so Envoy's failure_mode_deny decides).
+	DefaultFailureMode string        `env:"DEFAULT_FAILURE_MODE" envDefault:"open"`
+	Replicas           int           `env:"REPLICAS" envDefault:"1"`
+	BreakerThreshold   int           `env:"BREAKER_THRESHOLD" envDefault:"5"`
+	BreakerCooldown    time.Duration `env:"BREAKER_COOLDOWN" envDefault:"250ms"`
+	LocalCache         bool          `env:"LOCAL_CACHE" envDefault:"true"`
+	ApproxFlush        time.Duration `env:"APPROX_FLUSH" envDefault:"0s"` // > 0: approximate fixed windows, synced this often
+	ShutdownTimeout    time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	TrustedProxies     []string      `env:"TRUSTED_PROXIES"`
 }
 
 // Validate checks what the types cannot.
@@ -63,6 +69,10 @@ func (c *Config) Validate() error {
 		return errors.New("REPLICAS must be at least 1")
 	case c.RedisTimeout <= 0:
 		return errors.New("REDIS_TIMEOUT must be positive")
+	case c.RedisQueueLimit < 1:
+		return errors.New("REDIS_QUEUE_LIMIT must be at least 1")
+	case !slices.Contains(rules.FailureModes, rules.FailureMode(c.DefaultFailureMode)):
+		return fmt.Errorf("DEFAULT_FAILURE_MODE %q: want one of %v", c.DefaultFailureMode, rules.FailureModes)
 	}
 	return nil
 }
@@ -84,13 +94,13 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 	if err != nil {
 		return err
 	}
-	store, shared, redisClient, err := openStore(ctx, cfg, logger)
+	store, shared, redisClient, err := openStore(ctx, cfg, logger, tel.Registry)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	engine, err := service.New(service.Options{
-		Store: store, Shared: shared, Rules: src.Set, Replicas: cfg.Replicas, Timeout: cfg.RedisTimeout,
+		Store: store, Shared: shared, Rules: src.Set, Replicas: cfg.Replicas, DefaultFailureMode: rules.FailureMode(cfg.DefaultFailureMode),
 		BreakerThreshold: cfg.BreakerThreshold, BreakerCooldown: cfg.BreakerCooldown, DisableCache: !cfg.LocalCache,
 		Registry: tel.Registry, Logger: logger,
 	})
@@ -173,7 +183,7 @@ func loadRules(path string, logger *slog.Logger, tel *telemetry.Telemetry) (api.
 }
 
 // openStore returns the Redis store when REDIS_URL is set, else the in-memory one.
-func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (limit.Store, bool, *redis.Client, error) {
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger, reg prometheus.Registerer) (limit.Store, bool, *redis.Client, error) {
 	if cfg.RedisURL == "" {
 		logger.Info("store: in-memory (limits are per process); set REDIS_URL to share them across replicas")
 		return memstore.New(limit.SystemClock{}), false, nil, nil
@@ -184,7 +194,14 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (limit.Stor
 	}
 	opts.ContextTimeoutEnabled = true // a stalled Redis must not hold the pipelines past REDIS_TIMEOUT
 	client := redis.NewClient(opts)
-	exact := redisstore.New(client, redisstore.Options{Timeout: cfg.RedisTimeout})
+	exact := redisstore.New(client, redisstore.Options{Timeout: cfg.RedisTimeout, QueueLimit: cfg.RedisQueueLimit})
+	for _, c := range exact.Collectors() {
+		if err := reg.Register(c); err != nil {
+			_ = exact.Close()
+			_ = client.Close()
+			return nil, false, nil, fmt.Errorf("register redis store metrics: %w", err)
+		}
+	}
 	var store limit.Store = exact
 	if cfg.ApproxFlush > 0 {
 		store = approx.New(exact, client, approx.Options{Flush: cfg.ApproxFlush, Logger: logger}) // its Close closes exact too

@@ -70,7 +70,7 @@ func benchEngine(b *testing.B, rdb *redis.Client) *service.Engine {
 	require.NoError(b, store.Load(context.Background()))
 	reg := prometheus.NewRegistry()
 	e, err := service.New(service.Options{
-		Store: store, Shared: true, Rules: func() *rules.Set { return set }, Timeout: time.Second,
+		Store: store, Shared: true, Rules: func() *rules.Set { return set },
 		Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(b, err)

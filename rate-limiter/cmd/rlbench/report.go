@@ -260,8 +260,8 @@ func (r *results) metricsLine() string {
 	if !m.Scraped {
 		return "ours: /metrics not scraped"
 	}
-	return fmt.Sprintf("ours, whole run (its /metrics): %.0f store errors, %.0f failure-mode decisions (both 0 when every decision came from Redis), %.0f over-limit-cache hits (the exact phases' denials)",
-		m.StoreErrors, m.FailureMode, m.CacheHits)
+	return fmt.Sprintf("ours, whole run (its /metrics): %.0f store errors, %.0f failure-mode decisions (both 0 when every decision came from Redis), %.0f checks refused by the full queue to Redis (errors, never admitted), %.0f over-limit-cache hits (the exact phases' denials)",
+		m.StoreErrors, m.FailureMode, m.QueueRejected, m.CacheHits)
 }
 
 func (r *results) loadLine() string {

@@ -347,15 +347,16 @@ func loadAvg() float64 {
 }
 
 // oursMetrics are counters of our service that tell whether its decisions really came from
-// Redis: a store that misses its 50 ms deadline makes the rule's failure mode decide instead.
+// Redis: a store failure (a pipeline that misses its 50 ms deadline) makes the rule's failure
+// mode decide instead, and a full queue refuses checks (errors, never admissions).
 type oursMetrics struct {
-	StoreErrors, FailureMode, CacheHits float64
-	Scraped                             bool
+	StoreErrors, FailureMode, CacheHits, QueueRejected float64
+	Scraped                                            bool
 }
 
 func (m oursMetrics) sub(o oursMetrics) oursMetrics {
 	return oursMetrics{StoreErrors: m.StoreErrors - o.StoreErrors, FailureMode: m.FailureMode - o.FailureMode,
-		CacheHits: m.CacheHits - o.CacheHits, Scraped: m.Scraped && o.Scraped}
+		CacheHits: m.CacheHits - o.CacheHits, QueueRejected: m.QueueRejected - o.QueueRejected, Scraped: m.Scraped && o.Scraped}
 }
 
 // metrics scrapes our service's counters; the zero value (not Scraped) for envoy.
@@ -389,6 +390,8 @@ func scrapeOurs(ctx context.Context, url string) oursMetrics {
 			dst = &m.FailureMode
 		case strings.HasPrefix(line, "ratelimit_cache_hits_total"):
 			dst = &m.CacheHits
+		case strings.HasPrefix(line, "ratelimit_store_queue_rejected_total"):
+			dst = &m.QueueRejected
 		default:
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -53,12 +54,18 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	set, err := rules.Parse("test.yaml", []byte(testRules))
-	require.NoError(t, err)
 	store := memstore.New(limit.SystemClock{})
 	t.Cleanup(func() { _ = store.Close() })
+	return newFixtureOn(t, store, false)
+}
+
+// newFixtureOn serves an engine on store; shared says it is a networked store (as Redis).
+func newFixtureOn(t *testing.T, store limit.Store, shared bool) fixture {
+	t.Helper()
+	set, err := rules.Parse("test.yaml", []byte(testRules))
+	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
-	engine, err := service.New(service.Options{Store: store, Rules: func() *rules.Set { return set }, Registry: reg})
+	engine, err := service.New(service.Options{Store: store, Shared: shared, Rules: func() *rules.Set { return set }, Registry: reg})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = engine.Close() })
 	m, err := NewMetrics(reg)
@@ -160,6 +167,9 @@ func TestHTTPRules(t *testing.T) {
 	assert.Len(t, out.Rules, 4)
 	assert.Equal(t, []string{"api"}, out.Status.Domains)
 	assert.Equal(t, 4, out.Status.Rules)
+	for _, r := range out.Rules {
+		assert.Equal(t, rules.FailOpen, r.FailureMode, "%s: the mode that applies, the engine's default here", r.Path)
+	}
 }
 
 func TestGRPCShouldRateLimit(t *testing.T) {
@@ -205,4 +215,31 @@ func TestGRPCShouldRateLimit(t *testing.T) {
 
 	_, err = f.rls.ShouldRateLimit(ctx, &rlv3.RateLimitRequest{Descriptors: []*rlcommon.RateLimitDescriptor{desc("user", "x")}})
 	assert.Equal(t, codes.InvalidArgument, status.Code(err))
+}
+
+// busyStore refuses every request unsent, as the Redis store does when the queue in front of
+// Redis is full.
+type busyStore struct{ limit.Store }
+
+func (busyStore) AllowBatch(context.Context, []limit.Request) ([]limit.Decision, error) {
+	return nil, fmt.Errorf("redisstore: allow batch of 1: %w", limit.ErrOverloaded)
+}
+
+// An overloaded limiter never admits silently: HTTP answers 503 problem+json with Retry-After,
+// gRPC RESOURCE_EXHAUSTED (Envoy then applies its own failure_mode_deny).
+func TestOverloadIsRefusedOnBothAPIs(t *testing.T) {
+	mem := memstore.New(limit.SystemClock{})
+	t.Cleanup(func() { _ = mem.Close() })
+	f := newFixtureOn(t, busyStore{mem}, true)
+	res, _ := f.check(t, `{"domain":"api","descriptors":[{"entries":[{"key":"user","value":"ann"}]}]}`)
+	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+	assert.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
+	assert.Equal(t, "1", res.Header.Get("Retry-After"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := f.rls.ShouldRateLimit(ctx, &rlv3.RateLimitRequest{Domain: "api", Descriptors: []*rlcommon.RateLimitDescriptor{
+		{Entries: []*rlcommon.RateLimitDescriptor_Entry{{Key: "user", Value: "ann"}}},
+	}})
+	assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
 }

@@ -64,10 +64,7 @@ func (s *RLS) ShouldRateLimit(ctx context.Context, req *rlv3.RateLimitRequest) (
 	}
 	overall, statuses, err := s.Engine.Check(ctx, req.GetDomain(), descs, int64(req.GetHitsAddend()))
 	if err != nil {
-		if errors.Is(err, limit.ErrInvalid) {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
-		}
-		return nil, status.Error(codes.Internal, err.Error())
+		return nil, grpcError(ctx, err)
 	}
 	res := &rlv3.RateLimitResponse{OverallCode: rlsCode(overall), Statuses: make([]*rlv3.RateLimitResponse_DescriptorStatus, len(statuses))}
 	for i, st := range statuses {
@@ -92,6 +89,22 @@ func (s *RLS) ShouldRateLimit(ctx context.Context, req *rlv3.RateLimitRequest) (
 		res.ResponseHeadersToAdd = append(res.ResponseHeadersToAdd, &values[i])
 	}
 	return res, nil
+}
+
+// grpcError maps Check's errors to gRPC statuses. None of them admits the request: Envoy applies
+// its failure_mode_deny to any error.
+func grpcError(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, limit.ErrInvalid):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, limit.ErrOverloaded):
+		return status.Error(codes.ResourceExhausted, err.Error()) // busy, not failing: retry later
+	case errors.Is(err, service.ErrUnavailable):
+		return status.Error(codes.Unavailable, err.Error()) // a rule's failure_mode error
+	case ctx.Err() != nil:
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	return status.Error(codes.Internal, err.Error())
 }
 
 func rlsCode(c service.Code) rlv3.RateLimitResponse_Code {

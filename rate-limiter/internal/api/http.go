@@ -54,7 +54,7 @@ func (h *HTTP) check(w http.ResponseWriter, r *http.Request) {
 	}
 	overall, statuses, err := h.Engine.Check(r.Context(), req.Domain, client.ToEngine(req.Descriptors), req.Hits)
 	if err != nil {
-		httpx.WriteError(w, r, h.Logger, asProblem(err))
+		h.checkFailed(w, r, err)
 		return
 	}
 	res := client.CheckResponse{Overall: overall.String(), Results: make([]client.Result, len(statuses))}
@@ -91,7 +91,11 @@ type rulesResponse struct {
 }
 
 func (h *HTTP) rules(w http.ResponseWriter, _ *http.Request) {
-	httpx.WriteJSON(w, http.StatusOK, rulesResponse{Status: h.Rules.Status(), Rules: h.Rules.Set().List()})
+	list := h.Rules.Set().List()
+	for i := range list {
+		list[i].FailureMode = h.Engine.FailureMode(list[i].FailureMode) // the one that applies
+	}
+	httpx.WriteJSON(w, http.StatusOK, rulesResponse{Status: h.Rules.Status(), Rules: list})
 }
 
 // Metrics are the API's own metrics: decision latency per API, which the SLO alert watches.

@@ -143,6 +143,21 @@ func (SystemClock) Now() time.Time { return time.Now() }
 // ErrInvalid wraps a request that cannot be decided (bad limit, empty key).
 var ErrInvalid = errors.New("invalid rate-limit request")
 
+// ErrOverloaded wraps a request a store refused before sending it anywhere, because the queue in
+// front of its backend was full: nothing was counted and the backend may be healthy. It is this
+// process being busy, not the store failing, so no failure mode applies: the caller is told to
+// retry (gRPC RESOURCE_EXHAUSTED, HTTP 503 with Retry-After).
+var ErrOverloaded = errors.New("rate limiter overloaded: the queue in front of the store is full")
+
+// RoundTripError is a store failure shared by every request of one round trip to the backend (a
+// pipeline that got no reply within its deadline, or lost its connection). All of them carry
+// the same *RoundTripError, so a circuit breaker can count the round trip once rather than once
+// per request: one late pipeline of a hundred requests is one failure, not a hundred.
+type RoundTripError struct{ Err error }
+
+func (e *RoundTripError) Error() string { return e.Err.Error() }
+func (e *RoundTripError) Unwrap() error { return e.Err }
+
 // Check validates a request; stores call it first so both reject the same inputs.
 func Check(req Request) error {
 	if req.Key == "" {

@@ -5,29 +5,60 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/limit"
 )
 
 // call is one script run, or one request of a decision script, waiting for its reply.
 type call struct {
-	ctx   context.Context // the caller's
 	op    *namedScript
 	group string // calls of one op and group may share a script run (see Store.group)
 	keys  []string
 	args  []any
 
-	val  any
-	err  error
-	done chan struct{} // closed when val and err are set
+	val any
+	err error
 }
 
+// job is one caller's calls (one Allow, or one AllowBatch whole): queued, sent and answered
+// together, never split across pipelines.
+type job struct {
+	ctx    context.Context // the caller's
+	calls  []*call
+	queued time.Time
+	state  atomic.Int32  // jobQueued → jobTaken by a worker, or jobAbandoned by its caller
+	done   chan struct{} // closed when every call's val or err is set
+}
+
+// A job's states. Whoever moves it out of jobQueued decides its fate: a taken job is answered
+// (sent, or failed by the store), an abandoned one is never sent.
+const (
+	jobQueued int32 = iota
+	jobTaken
+	jobAbandoned
+)
+
+// errDeadline marks a pipeline that was written to Redis and not answered within the store's
+// timeout. It deliberately does not wrap context.DeadlineExceeded: that is the caller's own
+// deadline, which is no sign of an unhealthy Redis.
+var errDeadline = errors.New("no reply from redis within the deadline")
+
 // batcher coalesces concurrent calls into pipelines. Each of its workers takes the first queued
-// group of calls (one Allow, or one AllowBatch whole), then every other group already queued (up
-// to maxBatch calls), and sends them as one pipeline.
-// While every worker waits on Redis, new calls pile up in the queue and leave together in the
-// next pipeline: batches grow with load, and an idle store sends a lone call at once.
+// job, then every other job already queued (up to maxBatch calls), and sends them as one
+// pipeline. While every worker waits on Redis, new jobs pile up in the queue and leave together
+// in the next pipeline: batches grow with load, and an idle store sends a lone call at once.
+//
+// The queue holds at most queueLimit calls: beyond that a caller is refused at once with
+// limit.ErrOverloaded (backpressure), and is never counted nor admitted. Time spent queued is
+// not part of the store's deadline: a busy process makes callers wait, it does not make Redis
+// look down. The deadline starts when a pipeline is written, and only a pipeline that misses it
+// (or a lost connection, or an error reply) is a store failure. Jobs queued behind a failed
+// pipeline are still sent: they were never sent, so nothing says Redis failed them. Once the
+// engine's breaker opens (after a few failed round trips), new checks stop coming.
 //
 // Within a pipeline, requests for the same decision script and the same Redis Cluster slot (on
 // a single server: all of them) share one EVALSHA, up to perScript requests: the script decides
@@ -35,57 +66,74 @@ type call struct {
 // argument tables, TIME) is a large part of a decision's: sharing it cuts the server's work per
 // request by a third (sliding window) to a half (GCRA, token bucket).
 type batcher struct {
-	client    redis.UniversalClient
-	maxBatch  int
-	perScript int
-	timeout   time.Duration
+	client     redis.UniversalClient
+	maxBatch   int
+	perScript  int
+	timeout    time.Duration // the deadline of a pipeline when round trips are fast
+	slowRTT    atomic.Int64  // moving average of answered round trips, in ns (see deadline)
+	queueLimit int64
+	m          *metrics
 
-	queue   chan []*call
+	queued  atomic.Int64 // calls in the queue, not yet taken by a worker
+	queue   chan *job
 	closing chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
 }
 
-func newBatcher(client redis.UniversalClient, maxBatch, perScript, workers int, timeout time.Duration) *batcher {
+func newBatcher(client redis.UniversalClient, o Options, m *metrics) *batcher {
 	b := &batcher{
-		client:    client,
-		maxBatch:  maxBatch,
-		perScript: perScript,
-		timeout:   timeout,
-		queue:     make(chan []*call, 4*maxBatch*workers),
-		closing:   make(chan struct{}),
+		client:     client,
+		maxBatch:   o.MaxBatch,
+		perScript:  o.PerScript,
+		timeout:    o.Timeout,
+		queueLimit: int64(o.QueueLimit),
+		m:          m,
+		queue:      make(chan *job, o.QueueLimit), // never full: every job holds at least one counted call
+		closing:    make(chan struct{}),
 	}
-	b.wg.Add(workers)
-	for range workers {
+	b.wg.Add(o.Pipelines)
+	for range o.Pipelines {
 		go b.work()
 	}
 	return b
 }
 
-// do queues calls, as one group, for the shared pipelines and waits for all their replies, or
-// for ctx. Each call's val and err are set when it returns nil.
+// do queues calls, as one job, for the shared pipelines and waits for their replies. Each call's
+// val and err are set when it returns nil. It returns limit.ErrOverloaded when the queue is full,
+// and ctx's error when the caller gives up before the calls are sent; once they are sent it waits
+// for their outcome (bounded by the store's timeout), so that a store failure is always reported.
 func (b *batcher) do(ctx context.Context, calls []*call) error {
-	for _, c := range calls {
-		c.ctx, c.done = ctx, make(chan struct{})
+	j := &job{ctx: ctx, calls: calls, queued: time.Now(), done: make(chan struct{})}
+	n := int64(len(calls))
+	// A job larger than the whole queue still goes when the queue is empty.
+	if q := b.queued.Add(n); q > b.queueLimit && q != n {
+		b.queued.Add(-n)
+		b.m.rejected.Add(float64(n))
+		return fmt.Errorf("%w (%d requests queued, at most %d)", limit.ErrOverloaded, q-n, b.queueLimit)
 	}
 	select {
-	case b.queue <- calls:
+	case b.queue <- j:
+	case <-b.closing:
+		b.queued.Add(-n)
+		return ErrClosed
+	}
+	select {
+	case <-j.done:
+		return nil
+	case <-b.closing:
+		return ErrClosed
 	case <-ctx.Done():
-		return context.Cause(ctx)
+	}
+	if j.state.CompareAndSwap(jobQueued, jobAbandoned) || j.state.Load() == jobAbandoned {
+		return context.Cause(ctx) // never sent: nothing was counted for it
+	}
+	select { // taken: the pipeline's deadline bounds this wait
+	case <-j.done:
+		return nil
 	case <-b.closing:
 		return ErrClosed
 	}
-	for _, c := range calls {
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			// The scripts may still run; whatever they decide is lost with the caller.
-			return context.Cause(ctx)
-		case <-b.closing:
-			return ErrClosed
-		}
-	}
-	return nil
 }
 
 func (b *batcher) close() {
@@ -97,59 +145,122 @@ func (b *batcher) close() {
 
 func (b *batcher) work() {
 	defer b.wg.Done()
-	batch := make([]*call, 0, b.maxBatch)
+	jobs := make([]*job, 0, b.maxBatch)
+	calls := make([]*call, 0, b.maxBatch)
 	for {
-		batch = batch[:0]
+		jobs = jobs[:0]
+		n := 0
 		select {
-		case g := <-b.queue:
-			batch = append(batch, g...)
+		case j := <-b.queue:
+			jobs, n = append(jobs, j), len(j.calls)
 		case <-b.closing:
 			return
 		}
 	collect:
-		for len(batch) < b.maxBatch {
+		for n < b.maxBatch {
 			select {
-			case g := <-b.queue:
-				batch = append(batch, g...)
+			case j := <-b.queue:
+				jobs, n = append(jobs, j), n+len(j.calls)
 			default:
 				break collect
 			}
 		}
-		b.run(batch)
+		b.queued.Add(-int64(n))
+		b.run(jobs, calls[:0])
 	}
 }
 
-// run sends one batch from the queue: calls whose callers gave up are dropped (so that nothing
-// is consumed for nobody), the rest go out in one pipeline bounded by the store's timeout.
-func (b *batcher) run(batch []*call) {
+// take claims j for sending; false when its caller gave up while it was queued.
+func (b *batcher) take(j *job) bool {
+	if j.ctx.Err() != nil {
+		j.state.CompareAndSwap(jobQueued, jobAbandoned)
+	}
+	return j.state.CompareAndSwap(jobQueued, jobTaken)
+}
+
+// deadline is the time a pipeline written now has to be answered: the configured timeout, or 4×
+// the moving average of recent round trips when that is longer — on a machine so busy that
+// answered round trips themselves take tens of milliseconds (Redis and this process waiting for
+// CPU), a fixed 50 ms would call a healthy Redis failed — but never more than 10× the timeout,
+// so a hung Redis is still noticed within half a second by default.
+func (b *batcher) deadline() time.Duration {
+	d := min(max(b.timeout, 4*time.Duration(b.slowRTT.Load())), 10*b.timeout)
+	b.m.deadline.Set(d.Seconds())
+	return d
+}
+
+// observe feeds an answered round trip into the moving average (weight 1/8, as TCP's SRTT).
+func (b *batcher) observe(rtt time.Duration) {
+	old := b.slowRTT.Load()
+	b.slowRTT.Store(old + (int64(rtt)-old)/8)
+}
+
+// finish answers every call of j with err, unsent.
+func finish(j *job, err error) {
+	for _, c := range j.calls {
+		c.err = err
+	}
+	close(j.done)
+}
+
+// run sends one batch from the queue: jobs whose callers gave up are dropped (so that nothing
+// is consumed for nobody), the rest go out in one pipeline.
+func (b *batcher) run(jobs []*job, calls []*call) {
 	closed := false
 	select {
 	case <-b.closing:
 		closed = true // their callers were told ErrClosed: send nothing on their behalf
 	default:
 	}
-	live := batch[:0]
-	for _, c := range batch {
-		if closed {
-			c.err = ErrClosed
-			close(c.done)
-			continue
+	now := time.Now()
+	sent := jobs[:0]
+	for _, j := range jobs {
+		switch {
+		case closed:
+			finish(j, ErrClosed)
+		case !b.take(j):
+			finish(j, context.Cause(j.ctx))
+		default:
+			b.m.queueWait.Observe(now.Sub(j.queued).Seconds())
+			sent = append(sent, j)
+			calls = append(calls, j.calls...)
 		}
-		if err := c.ctx.Err(); err != nil {
-			c.err = err
-			close(c.done)
-			continue
-		}
-		live = append(live, c)
 	}
-	if len(live) == 0 {
+	if len(calls) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-	b.exec(ctx, live)
-	cancel()
-	for _, c := range live {
-		close(c.done)
+	// Whichever comes first answers the callers: the replies, or the deadline. The client's own
+	// I/O ends at the deadline too when it is built with ContextTimeoutEnabled; this holds even
+	// when it is not, or when the process is too busy to read the replies in time.
+	var mu sync.Mutex
+	answered := false
+	timeout := b.deadline()
+	deadline := time.AfterFunc(timeout, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if answered {
+			return
+		}
+		answered = true
+		err := &limit.RoundTripError{Err: fmt.Errorf("%w of %s", errDeadline, timeout)}
+		for _, j := range sent {
+			finish(j, err)
+		}
+	})
+	runs := b.exec(calls, timeout)
+	deadline.Stop()
+	mu.Lock() // waits for the deadline's answers, if they are being given
+	late := answered
+	answered = true
+	mu.Unlock()
+	if late {
+		return
+	}
+	for _, r := range runs {
+		b.answer(r)
+	}
+	for _, j := range sent {
+		close(j.done)
 	}
 }
 
@@ -158,26 +269,26 @@ type scriptRun struct {
 	op    *namedScript
 	calls []*call
 	cmd   *redis.Cmd
+	err   error // the run's error, worded as a missed deadline when the pipeline missed it
 }
 
-// exec runs calls as one pipeline and sets each call's val and err. Runs that met NOSCRIPT (the
-// script cache was flushed, or this is the first use on this server) did not run: they are
-// retried at once with EVAL, which also caches the script for the next EVALSHA.
-func (b *batcher) exec(ctx context.Context, calls []*call) {
+// exec runs calls as one pipeline and returns its script runs, for answer. Runs that met
+// NOSCRIPT (the script cache was flushed, or this is the first use on this server) did not run:
+// they are retried at once with EVAL, which also caches the script for the next EVALSHA.
+func (b *batcher) exec(calls []*call, timeout time.Duration) []*scriptRun {
 	runs := b.plan(calls)
-	b.pipeline(ctx, runs, false)
-	var again []*scriptRun
-	for _, r := range runs {
-		if isNoScript(r.cmd.Err()) {
-			again = append(again, r)
+	if err := b.pipeline(runs, false, timeout); err == nil {
+		var again []*scriptRun
+		for _, r := range runs {
+			if isNoScript(r.err) {
+				again = append(again, r)
+			}
+		}
+		if len(again) > 0 {
+			_ = b.pipeline(again, true, timeout) // its failures are in the runs' errors
 		}
 	}
-	if len(again) > 0 {
-		b.pipeline(ctx, again, true)
-	}
-	for _, r := range runs {
-		b.answer(ctx, r)
-	}
+	return runs
 }
 
 // plan cuts calls into script runs: the calls of one decision script and one group share runs
@@ -206,7 +317,11 @@ func (b *batcher) plan(calls []*call) []*scriptRun {
 	return runs
 }
 
-func (b *batcher) pipeline(ctx context.Context, runs []*scriptRun, eval bool) {
+// pipeline sends runs as one pipeline. The store's deadline starts here, when the pipeline is
+// written, not when its callers queued. When the pipeline fails as a whole (no reply within the
+// deadline, connection lost), every run gets one limit.RoundTripError, which it also returns, so
+// that the breaker counts one failure, not one per request; error replies stay with their runs.
+func (b *batcher) pipeline(runs []*scriptRun, eval bool, timeout time.Duration) error {
 	pipe := b.client.Pipeline()
 	for _, r := range runs {
 		keys, args := r.calls[0].keys, r.calls[0].args
@@ -217,34 +332,54 @@ func (b *batcher) pipeline(ctx context.Context, runs []*scriptRun, eval bool) {
 				args = append(args, c.args...)
 			}
 		}
+		// A pipelined command's context is unused: the pipeline's, below, bounds the I/O.
 		if eval {
-			r.cmd = r.op.script.Eval(ctx, pipe, keys, args...)
+			r.cmd = r.op.script.Eval(context.Background(), pipe, keys, args...)
 		} else {
-			r.cmd = r.op.script.EvalSha(ctx, pipe, keys, args...)
+			r.cmd = r.op.script.EvalSha(context.Background(), pipe, keys, args...)
 		}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
 	_, _ = pipe.Exec(ctx) // each command carries its own error
+	rtt := time.Since(start)
+	var failed *limit.RoundTripError
+	for _, r := range runs {
+		r.err = r.cmd.Err()
+		if r.err == nil || isRedisError(r.err) {
+			continue
+		}
+		if failed == nil {
+			failed = &limit.RoundTripError{Err: r.err}
+			if ctx.Err() != nil {
+				failed.Err = fmt.Errorf("%w of %s (%v)", errDeadline, timeout, r.err)
+			}
+		}
+		r.err = failed
+	}
+	if failed == nil {
+		b.observe(rtt)
+		return nil
+	}
+	return failed
 }
 
 // answer hands each call of r its part of the reply: a decision script answers with one reply
 // per request, in order.
-func (b *batcher) answer(ctx context.Context, r *scriptRun) {
-	val, err := r.cmd.Result()
-	if err != nil && ctx.Err() != nil && !isRedisError(err) {
-		// The pipeline's deadline passed: say so rather than "i/o timeout".
-		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
-	}
+func (b *batcher) answer(r *scriptRun) {
+	err := r.err
 	if err == nil && r.op.batched {
-		replies, ok := val.([]any)
+		replies, ok := r.cmd.Val().([]any)
 		if !ok || len(replies) != len(r.calls) {
-			err = fmt.Errorf("script %s answered %d requests with %#v", r.op.name, len(r.calls), val)
+			err = fmt.Errorf("script %s answered %d requests with %#v", r.op.name, len(r.calls), r.cmd.Val())
 		} else {
 			for i, c := range r.calls {
 				c.val = replies[i]
 			}
 		}
 	} else if err == nil {
-		r.calls[0].val = val
+		r.calls[0].val = r.cmd.Val()
 	}
 	if err != nil {
 		for _, c := range r.calls {

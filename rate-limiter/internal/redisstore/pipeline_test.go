@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/limit"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/testkit"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -245,8 +248,9 @@ func (p *stallProxy) release() {
 	p.conns = nil
 }
 
-// When Redis hangs, a call fails with a deadline error once the store's timeout has passed, not
-// when the client's socket timeout (seconds) would end it, and so do calls queued behind it.
+// When Redis hangs, a sent call fails with a deadline error once the store's timeout has passed,
+// not when the client's socket timeout (seconds) would end it: the pipeline's own timer answers
+// it even from a client built without ContextTimeoutEnabled.
 func TestStalledRedisFailsWithinTheTimeout(t *testing.T) {
 	t.Parallel()
 	env := testkit.Redis(t)
@@ -270,25 +274,22 @@ func TestStalledRedisFailsWithinTheTimeout(t *testing.T) {
 	require.NoError(t, err, "through the proxy before it stalls")
 
 	proxy.stall()
-	var wg sync.WaitGroup
-	for i := range 5 {
-		wg.Go(func() {
-			t0 := time.Now()
-			_, err := s.Allow(ctx, limit.Request{Key: "k", Limit: l})
-			took := time.Since(t0)
-			assert.ErrorIs(t, err, context.DeadlineExceeded, "call %d", i)
-			assert.GreaterOrEqual(t, took, timeout-time.Millisecond, "call %d", i)
-			assert.Less(t, took, 2*timeout, "call %d took %s: bounded by the store, not the client's 5 s", i, took)
-		})
-	}
-	wg.Wait()
+	t0 := time.Now()
+	_, err = s.Allow(ctx, limit.Request{Key: "k", Limit: l})
+	took := time.Since(t0)
+	assert.ErrorIs(t, err, errDeadline)
+	var trip *limit.RoundTripError
+	assert.ErrorAs(t, err, &trip, "a failed round trip, for the breaker to count once")
+	assert.GreaterOrEqual(t, took, timeout-time.Millisecond)
+	assert.Less(t, took, 2*timeout, "took %s: bounded by the store, not the client's 5 s", took)
 
-	// The caller's own, shorter deadline wins too, for AllowBatch as well.
+	// A caller's own, shorter deadline ends its wait while its request is still queued (here
+	// behind the pipeline the client still holds): its context's error, and nothing was sent.
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	t0 := time.Now()
+	t0 = time.Now()
 	_, err = s.AllowBatch(short, []limit.Request{{Key: "k", Limit: l}})
-	took := time.Since(t0)
+	took = time.Since(t0)
 	assert.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
 	assert.Less(t, took, timeout/2, "the caller's 20 ms deadline, not the store's 1 s")
 }
@@ -301,17 +302,84 @@ func TestAbandonedCallIsNotSent(t *testing.T) {
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	l := limit.Limit{Algorithm: limit.SlidingLog, Requests: 5, Period: time.Minute}
-	newCall := func(ctx context.Context, key string) *call {
-		c := s.invocation(limit.Request{Key: key, Limit: l})
-		c.ctx, c.done = ctx, make(chan struct{})
-		return c
+	newJob := func(ctx context.Context, key string) *job {
+		return &job{ctx: ctx, calls: []*call{s.invocation(limit.Request{Key: key, Limit: l})}, done: make(chan struct{})}
 	}
-	abandoned, live := newCall(gone, "gone"), newCall(context.Background(), "live")
-	s.b.run([]*call{abandoned, live})
+	abandoned, live := newJob(gone, "gone"), newJob(context.Background(), "live")
+	s.b.run([]*job{abandoned, live}, nil)
 	<-abandoned.done
 	<-live.done
-	assert.ErrorIs(t, abandoned.err, context.Canceled)
-	require.NoError(t, live.err)
+	assert.ErrorIs(t, abandoned.calls[0].err, context.Canceled)
+	require.NoError(t, live.calls[0].err)
 	keys := keysUnder(t, env.Client, env.Prefix)
 	assert.Equal(t, []string{s.key("live", "sl")}, keys)
+}
+
+// gateHook holds every pipeline of scripts until the test lets it go, and says when one is held.
+type gateHook struct {
+	held chan struct{}
+	open chan struct{}
+}
+
+func (h *gateHook) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *gateHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *gateHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && isEval(cmds[0]) {
+			h.held <- struct{}{}
+			<-h.open
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// The queue in front of Redis is bounded: with the one pipeline in flight held and the queue
+// full, the next call is refused at once with ErrOverloaded, unsent and counted in the metric,
+// while the queued calls are answered once Redis is reached again.
+func TestFullQueueRefusesWithErrOverloaded(t *testing.T) {
+	t.Parallel()
+	env := testkit.Redis(t)
+	gate := &gateHook{held: make(chan struct{}, 10), open: make(chan struct{})}
+	client := newClient(t, env, nil)
+	client.AddHook(gate)
+	s := New(client, Options{Prefix: env.Prefix, Timeout: 10 * time.Second, QueueLimit: 2, Pipelines: 1})
+	t.Cleanup(func() { _ = s.Close() })
+	require.NoError(t, s.Load(context.Background()))
+	l := limit.Limit{Algorithm: limit.GCRA, Requests: 100, Period: time.Minute}
+	allow := func(key string) error {
+		_, err := s.Allow(context.Background(), limit.Request{Key: key, Limit: l})
+		return err
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() { errs[0] = allow("first") })
+	<-gate.held // the first call's pipeline is in flight, held
+	for i := 1; i <= 2; i++ {
+		wg.Go(func() { errs[i] = allow("queued") })
+	}
+	for s.b.queued.Load() < 2 { // the two calls are in the queue
+		runtime.Gosched()
+	}
+	err := allow("refused")
+	assert.ErrorIs(t, err, limit.ErrOverloaded)
+	assert.Equal(t, 1.0, testutil.ToFloat64(s.b.m.rejected))
+
+	close(gate.open)
+	wg.Wait()
+	for i, err := range errs {
+		assert.NoError(t, err, "call %d", i)
+	}
+	assert.Equal(t, uint64(3), histogramCount(t, s.b.m.queueWait), "every sent call's queue wait is observed")
+	assert.NotContains(t, keysUnder(t, env.Client, env.Prefix), s.key("refused", "gcra"), "the refused call was never sent")
+}
+
+func histogramCount(t *testing.T, h prometheus.Histogram) uint64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(h))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	require.Len(t, mfs, 1)
+	return mfs[0].GetMetric()[0].GetHistogram().GetSampleCount()
 }

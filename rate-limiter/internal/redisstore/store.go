@@ -30,6 +30,9 @@ const (
 	DefaultMaxBatch  = 128
 	DefaultPerScript = 32
 	DefaultPipelines = 1
+	// DefaultQueueLimit is about 30 full pipelines: a few milliseconds of work for a healthy
+	// Redis, and far more than any closed-loop fleet of callers keeps in flight.
+	DefaultQueueLimit = 4096
 )
 
 // ErrClosed is returned by calls made after Close, or pending when it ran.
@@ -39,12 +42,19 @@ var ErrClosed = errors.New("redisstore: store closed")
 type Options struct {
 	// Prefix starts every key the store writes (default "rl:").
 	Prefix string
-	// Timeout bounds each call: a caller gets an error no later than this, even when Redis
-	// stalls (default 50ms). A shorter context deadline wins. The pipeline in flight is given
-	// the same deadline. Build the client with ContextTimeoutEnabled so that its socket I/O
-	// aborts then too: otherwise a stalled Redis holds the store's few pipeline workers for the
-	// client's ReadTimeout (3 s by default), and the store stays slow that long after Redis returns.
+	// Timeout bounds each pipeline from the moment it is written to Redis (default 50ms); time a
+	// call spends queued in this process before that is not counted, so a busy process is not
+	// mistaken for a failing Redis. A pipeline that misses it fails every call in it, and every
+	// call queued behind it, with an error. Build the client with ContextTimeoutEnabled so that
+	// its socket I/O aborts then too: otherwise a stalled Redis holds the store's few pipeline
+	// workers for the client's ReadTimeout (3 s by default), and the store stays slow that long
+	// after Redis returns.
 	Timeout time.Duration
+	// QueueLimit caps the requests waiting for a pipeline (default 4096). A call that would
+	// exceed it fails at once with limit.ErrOverloaded, unsent: backpressure instead of a
+	// queue, and a latency, that grow without bound. A caller's context ends its wait too, as
+	// long as its requests have not been sent.
+	QueueLimit int
 	// MaxBatch caps how many queued calls one pipeline carries (default 128).
 	MaxBatch int
 	// PerScript caps how many requests of one algorithm and one Redis Cluster slot a single
@@ -78,6 +88,9 @@ func (o Options) withDefaults() Options {
 	if o.Pipelines <= 0 {
 		o.Pipelines = DefaultPipelines
 	}
+	if o.QueueLimit <= 0 {
+		o.QueueLimit = DefaultQueueLimit
+	}
 	return o
 }
 
@@ -99,7 +112,7 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	return &Store{
 		client: client,
 		opts:   opts,
-		b:      newBatcher(client, opts.MaxBatch, opts.PerScript, opts.Pipelines, opts.Timeout),
+		b:      newBatcher(client, opts, newMetrics()),
 		group:  grouping(client),
 	}
 }
@@ -135,8 +148,6 @@ func (s *Store) Allow(ctx context.Context, req limit.Request) (limit.Decision, e
 	if err := limit.Check(req); err != nil {
 		return limit.Decision{}, err
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	c := s.invocation(req)
 	err := s.b.do(ctx, []*call{c})
 	if err == nil {
@@ -166,8 +177,6 @@ func (s *Store) AllowBatch(ctx context.Context, reqs []limit.Request) ([]limit.D
 		}
 		calls[i] = s.invocation(req)
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	if err := s.b.do(ctx, calls); err != nil {
 		return nil, fmt.Errorf("redisstore: allow batch of %d: %w", len(reqs), err)
 	}
@@ -192,8 +201,6 @@ func (s *Store) Release(ctx context.Context, key, lease string) error {
 	if key == "" || len(members) == 0 {
 		return nil
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	args := make([]any, len(members))
 	for i, m := range members {
 		args[i] = m
@@ -258,16 +265,6 @@ func (s *Store) invocation(req limit.Request) *call {
 	}
 	c.group = s.group(c.keys[0])
 	return c
-}
-
-// bound limits ctx to the store's timeout, unless ctx already ends sooner: the engine passes its
-// own deadline (the same 50 ms by default), and a second timer per decision costs more than this
-// check (context.WithTimeout was ~13% of the CPU of an open-loop run).
-func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if d, ok := ctx.Deadline(); ok && time.Until(d) <= s.opts.Timeout {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, s.opts.Timeout)
 }
 
 // periodMicros is the period in whole microseconds, the resolution of Redis TIME; at least 1.

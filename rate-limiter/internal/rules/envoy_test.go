@@ -37,7 +37,7 @@ func want(t *testing.T, s *Set, domain string, d []Entry, requests int64, period
 	assert.Equal(t, requests, r.Limit.Requests, "requests of %v", d)
 	assert.Equal(t, period, r.Limit.Period, "period of %v", d)
 	assert.Equal(t, limit.FixedWindow, r.Limit.Algorithm, "envoy's rules are fixed windows")
-	assert.Equal(t, FailOpen, r.FailureMode, "envoy fails open")
+	assert.Empty(t, r.FailureMode, "envoy's rules name no failure mode: the service's default applies")
 	assert.NotEmpty(t, key)
 	return r, key
 }

@@ -109,6 +109,8 @@ descriptors:
       requests_per_unit: 3
       algorithm: concurrency
       failure_mode: local
+  - key: c
+    rate_limit: {unit: minute, requests_per_unit: 3, failure_mode: error}
 `)
 	a, _, ok := s.Match("ext", desc("a", "1"))
 	require.True(t, ok)
@@ -120,6 +122,9 @@ descriptors:
 	require.True(t, ok)
 	assert.Equal(t, limit.Concurrency, b.Limit.Algorithm)
 	assert.Equal(t, FailLocal, b.FailureMode)
+	c, _, ok := s.Match("ext", desc("c", "1"))
+	require.True(t, ok)
+	assert.Equal(t, FailError, c.FailureMode)
 	assert.Equal(t, "ext a: 10/second token_bucket burst 50 (test.yaml:4)", a.String())
 }
 
@@ -173,7 +178,7 @@ descriptors:
 		"unlimited":         false,
 		"deny_all":          false,
 		"shadow_mode":       true,
-		"failure_mode":      "open",
+		"failure_mode":      "", // as written: none (the service fills in its default)
 		"detailed_metric":   false,
 		"value_to_metric":   false,
 		"version":           s.Rules()[0].Version(),

@@ -538,7 +538,6 @@ func (p *parser) rateLimit(n *yaml.Node, path string, r *Rule) bool {
 		}
 	}
 
-	r.FailureMode = FailOpen
 	if f, ok := get("failure_mode"); ok {
 		fp := join(path, "failure_mode")
 		if s, ok := p.str(f.val, fp); ok {

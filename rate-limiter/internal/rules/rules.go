@@ -22,7 +22,8 @@
 //	          # extensions of this project, all optional:
 //	          algorithm: token_bucket  # default fixed_window: envoy ratelimit counts in fixed windows
 //	          burst: 10                # bucket capacity for token_bucket, leaky_*, gcra
-//	          failure_mode: closed     # open (default, as envoy fails open), closed, local
+//	          failure_mode: closed     # open, closed, local or error; default: the service's
+//	                                   # DEFAULT_FAILURE_MODE (open unless set)
 //	        shadow_mode: true      # decide and count, but never deny
 //	        detailed_metric: true  # metrics per actual value
 //
@@ -53,21 +54,26 @@ type Entry struct {
 	Value string `json:"value"`
 }
 
-// FailureMode says what the limiter does with a rule when its store cannot answer.
+// FailureMode says what the limiter does with a rule when its store fails. A rule that names
+// none has FailureMode ""; the service's default then applies (service.Options.DefaultFailureMode).
 type FailureMode string
 
 // The failure modes.
 const (
-	// FailOpen admits the request (envoy ratelimit's behaviour; the default).
+	// FailOpen admits the request (the service's default unless configured otherwise).
 	FailOpen FailureMode = "open"
 	// FailClosed denies the request.
 	FailClosed FailureMode = "closed"
 	// FailLocal decides with a process-local limiter until the store is back.
 	FailLocal FailureMode = "local"
+	// FailError answers the whole request with an error (gRPC UNAVAILABLE, HTTP 503), as envoy
+	// ratelimit does when Redis fails, so that the caller's own setting decides: Envoy's
+	// failure_mode_deny.
+	FailError FailureMode = "error"
 )
 
 // FailureModes lists the failure modes.
-var FailureModes = []FailureMode{FailOpen, FailClosed, FailLocal}
+var FailureModes = []FailureMode{FailOpen, FailClosed, FailLocal, FailError}
 
 // Units maps envoy's unit names (matched case-insensitively, as envoy upper-cases them) to their
 // period. Month and year are fixed 30 and 365 days, as in envoy ratelimit's UnitToDivider.
@@ -103,10 +109,10 @@ type Rule struct {
 	// touching a store; ShadowMode still turns the denial into an admission.
 	DenyAll        bool
 	ShadowMode     bool
-	FailureMode    FailureMode
-	Replaces       []string // names of the rules this one replaces when both match
-	DetailedMetric bool     // envoy detailed_metric: metrics per actual value
-	ValueToMetric  bool     // envoy value_to_metric: the actual value in the metric name
+	FailureMode    FailureMode // as written; "" when the rule names none
+	Replaces       []string    // names of the rules this one replaces when both match
+	DetailedMetric bool        // envoy detailed_metric: metrics per actual value
+	ValueToMetric  bool        // envoy value_to_metric: the actual value in the metric name
 	File           string
 	Line           int
 

@@ -94,7 +94,7 @@ descriptors:
       unit: second
       requests_per_unit: 1
       failure_mode: sometimes
-`, `rules/api.yaml:7: descriptors[0].rate_limit.failure_mode: "sometimes" is not a failure mode (want open, closed, local)`},
+`, `rules/api.yaml:7: descriptors[0].rate_limit.failure_mode: "sometimes" is not a failure mode (want open, closed, local, error)`},
 		{"negative burst", `domain: api
 descriptors:
   - key: a
@@ -302,7 +302,7 @@ extra: true
 		`rules/api.yaml:5: descriptors[0].rate_limit.unit: "fortnight" is not a unit (want second, minute, hour, day, week, month, year)`,
 		`rules/api.yaml:6: descriptors[0].rate_limit.requests_per_unit: must not be negative, got -2 (0 denies every request)`,
 		`rules/api.yaml:7: descriptors[0].rate_limit.algorithm: "magic" is not an algorithm (want token_bucket, leaky_bucket, leaky_queue, fixed_window, sliding_log, sliding_window, gcra, concurrency)`,
-		`rules/api.yaml:8: descriptors[0].rate_limit.failure_mode: "maybe" is not a failure mode (want open, closed, local)`,
+		`rules/api.yaml:8: descriptors[0].rate_limit.failure_mode: "maybe" is not a failure mode (want open, closed, local, error)`,
 		`rules/api.yaml:9: descriptors[0].rate_limit.burst: must not be negative, got -1`,
 		`rules/api.yaml:10: descriptors[1]: duplicate descriptor (key "a", any value) (first at line 3)`,
 		`rules/api.yaml:12: descriptors[2].colour: unknown field (want key, value, rate_limit, descriptors, shadow_mode, detailed_metric, value_to_metric, share_threshold)`,

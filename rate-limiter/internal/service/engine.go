@@ -1,8 +1,14 @@
 // Package service is the rate limiter's decision engine: it matches a request's descriptors to
 // rules, asks the store, and applies what the store alone cannot — shadow mode, the over-limit
-// cache, a circuit breaker with a deadline per store call, and each rule's failure mode (open,
-// closed, or a local limiter at limit/replicas) when the store does not answer. The gRPC and HTTP
+// cache, a circuit breaker, and each rule's failure mode (open, closed, a local limiter at
+// limit/replicas, or an error for the caller to decide) when the store fails. The gRPC and HTTP
 // APIs, the proxy and the embedded client all decide through one Engine.
+//
+// Only a store failure — an error reply, a request sent and not answered within the store's
+// deadline, a lost connection — or the open breaker starts a failure mode. A store that refuses
+// a request unsent because this process is busy (limit.ErrOverloaded), and a caller that gives up
+// before its request is sent, get an error instead: neither says anything about the store, and
+// neither may turn into an uncounted admission.
 package service
 
 import (
@@ -10,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,7 +57,8 @@ type Status struct {
 	// Shadow is set when the rule is in shadow mode and the store said no: the caller is admitted
 	// (Code OK) but the denial is counted, so a new rule can be watched before it is enforced.
 	Shadow bool
-	// FailureMode is the rule's failure mode when it decided instead of the store; "" otherwise.
+	// FailureMode is the failure mode that decided instead of the store (the rule's, or the
+	// engine's default when the rule names none); "" when the store decided.
 	FailureMode rules.FailureMode
 	Cached      bool // decided by the over-limit cache, without the store
 }
@@ -63,7 +71,9 @@ type Options struct {
 	Shared   bool
 	Rules    func() *rules.Set // the active rules (hot-reloaded by the caller)
 	Replicas int               // failure_mode local enforces limit/Replicas per process (default 1)
-	Timeout  time.Duration     // deadline of each store round trip (default 50ms)
+	// DefaultFailureMode applies to rules that name no failure_mode (default open). The store
+	// owns the deadline that decides when it has failed (redisstore.Options.Timeout).
+	DefaultFailureMode rules.FailureMode
 	// BreakerThreshold consecutive store failures open the breaker for BreakerCooldown
 	// (defaults 5 and 250ms: short, so the service is back within a second of Redis even if a probe
 	// lands just before Redis does).
@@ -93,8 +103,11 @@ func New(o Options) (*Engine, error) {
 	if o.Replicas <= 0 {
 		o.Replicas = 1
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 50 * time.Millisecond
+	if o.DefaultFailureMode == "" {
+		o.DefaultFailureMode = rules.FailOpen
+	}
+	if !slices.Contains(rules.FailureModes, o.DefaultFailureMode) {
+		return nil, fmt.Errorf("service: default failure mode %q is not one of %v", o.DefaultFailureMode, rules.FailureModes)
 	}
 	if o.BreakerThreshold <= 0 {
 		o.BreakerThreshold = 5
@@ -128,6 +141,14 @@ func New(o Options) (*Engine, error) {
 func (e *Engine) Close() error {
 	close(e.stop)
 	return e.local.Close()
+}
+
+// FailureMode is the failure mode that applies to a rule whose own is m ("" when it names none).
+func (e *Engine) FailureMode(m rules.FailureMode) rules.FailureMode {
+	if m == "" {
+		return e.o.DefaultFailureMode
+	}
+	return m
 }
 
 // StoreHealthy reports whether the breaker is closed (for /readyz and the gRPC health service).
@@ -177,14 +198,20 @@ func (e *Engine) Check(ctx context.Context, domain string, descs []Descriptor, h
 	}
 	if len(reqs) > 0 {
 		decisions, err := e.decide(ctx, reqs)
-		if errors.Is(err, limit.ErrInvalid) {
-			return 0, nil, err // the request's fault, not the store's: no failure mode
+		var failed *storeFailure
+		if err != nil && !errors.As(err, &failed) {
+			return 0, nil, err // invalid, overloaded, or the caller gave up: no failure mode
+		}
+		if failed != nil {
+			if err := e.failWithError(pending, statuses, failed); err != nil {
+				return 0, nil, err
+			}
 		}
 		for j, i := range pending {
 			st := &statuses[i]
-			if err != nil {
-				st.FailureMode = st.Rule.FailureMode
-				st.Decision = e.fallback(ctx, st.Rule, reqs[j])
+			if failed != nil {
+				st.FailureMode = e.FailureMode(st.Rule.FailureMode)
+				st.Decision = e.fallback(ctx, st.FailureMode, st.Rule, reqs[j])
 				e.m.failureMode.WithLabelValues(string(st.FailureMode)).Inc()
 				continue
 			}
@@ -214,48 +241,84 @@ func (e *Engine) Check(ctx context.Context, domain string, descs []Descriptor, h
 	return overall, statuses, nil
 }
 
+// failWithError returns ErrUnavailable when a rule of the pending descriptors fails with mode
+// error: then the whole request is answered with an error, as envoy ratelimit answers when Redis
+// fails, and the caller's own policy (Envoy's failure_mode_deny) decides.
+func (e *Engine) failWithError(pending []int, statuses []Status, failed *storeFailure) error {
+	n := 0
+	for _, i := range pending {
+		if e.FailureMode(statuses[i].Rule.FailureMode) == rules.FailError {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	e.m.failureMode.WithLabelValues(string(rules.FailError)).Add(float64(n))
+	return fmt.Errorf("%w: %v", ErrUnavailable, failed.err)
+}
+
 // Release returns a concurrency lease. Errors are returned, not hidden: the lease then expires
 // on its own after the rule's period.
 func (e *Engine) Release(ctx context.Context, key, lease string) error {
-	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
-	defer cancel()
 	if err := e.o.Store.Release(ctx, key, lease); err != nil {
 		return err
 	}
 	return e.local.Release(ctx, key, lease) // a lease granted by the fallback lives here
 }
 
-// decide asks the store, under the breaker and the deadline when the store is shared.
+// decide asks the store, under the breaker when the store is shared. A store failure comes
+// back as a *storeFailure; any other error is the request's or the caller's.
 func (e *Engine) decide(ctx context.Context, reqs []limit.Request) ([]limit.Decision, error) {
 	if !e.o.Shared {
 		return e.o.Store.AllowBatch(ctx, reqs)
 	}
 	if !e.breaker.allow() {
-		return nil, errBreakerOpen
+		return nil, &storeFailure{errBreakerOpen}
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
-	defer cancel()
 	start := time.Now()
 	ds, err := e.o.Store.AllowBatch(ctx, reqs)
-	e.m.storeDuration.Observe(time.Since(start).Seconds())
-	if errors.Is(err, limit.ErrInvalid) {
+	switch {
+	case err == nil:
+		e.m.storeDuration.Observe(time.Since(start).Seconds())
+		e.breaker.done(nil)
+		return ds, nil
+	case errors.Is(err, limit.ErrInvalid), errors.Is(err, limit.ErrOverloaded), callerGone(ctx, err):
+		// Nothing was learned about the store: not a failure, and a half-open probe goes again.
+		e.breaker.release()
 		return nil, err
 	}
+	e.m.storeDuration.Observe(time.Since(start).Seconds())
 	e.breaker.done(err)
-	if err != nil {
-		e.m.storeErrors.Inc()
-	}
-	return ds, err
+	e.m.storeErrors.Inc()
+	return nil, &storeFailure{err}
 }
+
+// callerGone reports an error that is the caller's own context ending (a deadline, a client
+// that went away), not the store's.
+func callerGone(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}
+
+// storeFailure is a shared store that failed to decide: an error reply, no reply within its
+// deadline, a lost connection, or the open breaker. Only this starts a failure mode.
+type storeFailure struct{ err error }
+
+func (f *storeFailure) Error() string { return "rate-limit store failed: " + f.err.Error() }
+func (f *storeFailure) Unwrap() error { return f.err }
+
+// ErrUnavailable is returned for a request whose rule's failure mode is error when the store
+// failed: the APIs answer gRPC UNAVAILABLE / HTTP 503, and the caller's own policy decides.
+var ErrUnavailable = errors.New("rate-limit store unavailable")
 
 // unknownDomain labels decisions for a domain no rule names.
 const unknownDomain = "_unknown"
 
 var errBreakerOpen = errors.New("store circuit breaker open")
 
-// fallback decides a request when the store could not, as the rule's failure mode says.
-func (e *Engine) fallback(ctx context.Context, r *rules.Rule, req limit.Request) limit.Decision {
-	switch r.FailureMode {
+// fallback decides a request when the store could not, as failure mode m says.
+func (e *Engine) fallback(ctx context.Context, m rules.FailureMode, r *rules.Rule, req limit.Request) limit.Decision {
+	switch m {
 	case rules.FailClosed:
 		return limit.Decision{Limit: r.Limit.Requests, RetryAfter: e.o.BreakerCooldown}
 	case rules.FailLocal:

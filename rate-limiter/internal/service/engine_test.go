@@ -30,15 +30,25 @@ descriptors:
     rate_limit: {unit: minute, requests_per_unit: 1, algorithm: concurrency}
 `
 
-// countingStore counts round trips to the store underneath, and can be made to fail.
+// countingStore counts round trips to the store underneath, and can be made to fail, or to
+// answer with a given error.
 type countingStore struct {
 	limit.Store
-	calls atomic.Int64
-	fail  atomic.Bool
+	calls   atomic.Int64
+	fail    atomic.Bool
+	answer  atomic.Pointer[error]
+	waitCtx bool // wait for the caller's context to end, then return its error (never sent)
 }
 
 func (c *countingStore) AllowBatch(ctx context.Context, reqs []limit.Request) ([]limit.Decision, error) {
 	c.calls.Add(1)
+	if c.waitCtx {
+		<-ctx.Done()
+		return nil, fmt.Errorf("not sent: %w", context.Cause(ctx))
+	}
+	if err := c.answer.Load(); err != nil {
+		return nil, *err
+	}
 	if c.fail.Load() {
 		return nil, errors.New("store down")
 	}
@@ -46,15 +56,23 @@ func (c *countingStore) AllowBatch(ctx context.Context, reqs []limit.Request) ([
 }
 
 func newTestEngine(t *testing.T) (*Engine, *countingStore) {
-	set, err := rules.Parse("d.yaml", []byte(engineRules))
+	e, store, _ := newEngineWith(t, engineRules, &countingStore{}, "")
+	return e, store
+}
+
+// newEngineWith builds an engine with a shared store over memory, the rules given, and the
+// default failure mode m ("" for the engine's default).
+func newEngineWith(t *testing.T, rulesYAML string, store *countingStore, m rules.FailureMode) (*Engine, *countingStore, *prometheus.Registry) {
+	set, err := rules.Parse("d.yaml", []byte(rulesYAML))
 	require.NoError(t, err)
-	store := &countingStore{Store: memstore.New(limit.SystemClock{})}
+	store.Store = memstore.New(limit.SystemClock{})
 	t.Cleanup(func() { _ = store.Close() })
-	e, err := New(Options{Store: store, Shared: true, Rules: func() *rules.Set { return set },
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	reg := prometheus.NewRegistry()
+	e, err := New(Options{Store: store, Shared: true, Rules: func() *rules.Set { return set }, DefaultFailureMode: m,
+		Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.Close() })
-	return e, store
+	return e, store, reg
 }
 
 func one(t *testing.T, e *Engine, key, value string) Status {
@@ -161,4 +179,112 @@ func TestUnknownDomainsShareOneSeries(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]float64{unknownDomain: 50, "d": 1}, got)
+}
+
+// A store that refuses a request unsent because this process is busy has not failed: the check
+// fails with ErrOverloaded (the APIs say RESOURCE_EXHAUSTED / 503), nothing is admitted by a
+// failure mode, and the breaker stays closed however often it happens.
+func TestOverloadIsAnErrorNotAFailureMode(t *testing.T) {
+	e, store, reg := newEngineWith(t, engineRules, &countingStore{}, "")
+	overloaded := fmt.Errorf("redisstore: allow batch of 1: %w", limit.ErrOverloaded)
+	store.answer.Store(&overloaded)
+	for range 20 {
+		_, _, err := e.Check(context.Background(), "d", []Descriptor{{Entries: []rules.Entry{{Key: "user", Value: "ann"}}}}, 1)
+		require.ErrorIs(t, err, limit.ErrOverloaded)
+	}
+	assert.True(t, e.StoreHealthy(), "overload does not open the breaker")
+	assert.Zero(t, counterValue(t, reg, "ratelimit_failure_mode_decisions_total"))
+	assert.Zero(t, counterValue(t, reg, "ratelimit_store_errors_total"))
+}
+
+// A caller whose context ends before its request is sent gets its context's error: no failure
+// mode, and the store's health is not judged by it.
+func TestCallerGoneIsNotAFailureMode(t *testing.T) {
+	e, _, reg := newEngineWith(t, engineRules, &countingStore{waitCtx: true}, "")
+	for range 10 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, _, err := e.Check(ctx, "d", []Descriptor{{Entries: []rules.Entry{{Key: "user", Value: "ann"}}}}, 1)
+		require.ErrorIs(t, err, context.Canceled)
+	}
+	assert.True(t, e.StoreHealthy())
+	assert.Zero(t, counterValue(t, reg, "ratelimit_failure_mode_decisions_total"))
+}
+
+const failureModeRules = `
+domain: d
+descriptors:
+  - key: plain
+    rate_limit: {unit: minute, requests_per_unit: 2}
+  - key: closed
+    rate_limit: {unit: minute, requests_per_unit: 2, failure_mode: closed}
+  - key: error
+    rate_limit: {unit: minute, requests_per_unit: 2, failure_mode: error}
+`
+
+// With the store failing, a rule that names no failure mode takes the engine's default; mode
+// error answers the whole request with ErrUnavailable, as envoy ratelimit answers an error.
+func TestFailureModeErrorAndTheDefault(t *testing.T) {
+	check := func(e *Engine, keys ...string) ([]Status, error) {
+		descs := make([]Descriptor, len(keys))
+		for i, k := range keys {
+			descs[i] = Descriptor{Entries: []rules.Entry{{Key: k, Value: "x"}}}
+		}
+		_, sts, err := e.Check(context.Background(), "d", descs, 1)
+		return sts, err
+	}
+	t.Run("default open", func(t *testing.T) {
+		e, store, _ := newEngineWith(t, failureModeRules, &countingStore{}, "")
+		store.fail.Store(true)
+		sts, err := check(e, "plain")
+		require.NoError(t, err)
+		assert.Equal(t, OK, sts[0].Code)
+		assert.Equal(t, rules.FailOpen, sts[0].FailureMode)
+		_, err = check(e, "plain", "error")
+		assert.ErrorIs(t, err, ErrUnavailable, "a rule's own error mode fails the whole request")
+	})
+	t.Run("default error", func(t *testing.T) {
+		e, store, reg := newEngineWith(t, failureModeRules, &countingStore{}, rules.FailError)
+		store.fail.Store(true)
+		_, err := check(e, "plain")
+		assert.ErrorIs(t, err, ErrUnavailable)
+		sts, err := check(e, "closed")
+		require.NoError(t, err, "a rule's own mode wins over the default")
+		assert.Equal(t, OverLimit, sts[0].Code)
+		assert.Equal(t, rules.FailClosed, sts[0].FailureMode)
+		assert.Equal(t, 1.0, counterValue(t, reg, "ratelimit_failure_mode_decisions_total", "mode", "error"))
+		assert.Equal(t, rules.FailError, e.FailureMode(""))
+		assert.Equal(t, rules.FailLocal, e.FailureMode(rules.FailLocal))
+	})
+	t.Run("unknown default", func(t *testing.T) {
+		_, err := New(Options{Store: memstore.New(limit.SystemClock{}), Rules: func() *rules.Set { return nil }, DefaultFailureMode: "maybe"})
+		assert.ErrorContains(t, err, `"maybe"`)
+	})
+}
+
+// counterValue adds the samples of a counter family whose labels include the pairs given.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string, labelPairs ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labelPairs); i += 2 {
+				found := false
+				for _, l := range m.GetLabel() {
+					found = found || (l.GetName() == labelPairs[i] && l.GetValue() == labelPairs[i+1])
+				}
+				if !found {
+					continue metrics
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
 }
