@@ -104,7 +104,7 @@ func parseFlags(args []string, stderr io.Writer, root string) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", time.Second, "deadline of each ShouldRateLimit call")
 	fs.IntVar(&o.callers, "callers", 64, "concurrent callers (closed loops)")
 	fs.IntVar(&o.conns, "conns", 4, "gRPC connections per service, shared round-robin by the callers")
-	fs.IntVar(&o.rounds, "rounds", 2, "rounds; each runs every service once, alternating which goes first")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every service once, alternating which goes first; ratios are the median of the rounds'")
 	fs.IntVar(&o.users, "users", 10_000, "distinct users the throughput callers pick from at random")
 	fs.IntVar(&o.limit, "limit", 1000, "requests per minute per user in the throughput phase (high enough that most calls are admitted)")
 	fs.IntVar(&o.exactLimit, "exact-limit", 500, "requests per minute of the exact-admission key")
