@@ -56,7 +56,7 @@ func TestClientIPIsRightmostUntrusted(t *testing.T) {
 	front := newProxyTrusting(t, "remote_address=ip", []string{"127.0.0.1/32", "10.0.0.0/8"}, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	chains := []string{
 		"203.0.113.7",
-		"198.51.100.1, 203.0.113.7",          // a spoofed entry left of the client
+		"198.51.100.1, 203.0.113.7",           // a spoofed entry left of the client
 		"198.51.100.2, 203.0.113.7, 10.0.0.3", // and a trusted hop right of it
 	}
 	for i, xff := range chains {
