@@ -225,7 +225,7 @@ func (s *Store) makeRoom(sh *shard, now int64) {
 		case e.exp <= now:
 			delete(sh.m, k)
 			freed = true
-		case e.exp < soonest:
+		case victim == "" || e.exp < soonest:
 			victim, soonest = k, e.exp
 		}
 		if seen++; seen == evictSample {
