@@ -82,15 +82,20 @@ func TestCapEvictsTheSoonestExpiry(t *testing.T) {
 	assert.Equal(t, int64(2), s.Evicted())
 }
 
-// A cap below the shard count shrinks the shards, so the store never holds more than the cap;
+// A small cap shrinks the shards (16 keys each at least), so the store never holds more than the
+// cap and rounding loses little of it;
 // 0 turns the cap off; no option means DefaultMaxKeys, so every store (the failure_mode local
 // one inside the engine, the client's embedded one) is bounded.
 func TestCapSizes(t *testing.T) {
 	t.Parallel()
 	small, _ := newFake(t, WithMaxKeys(10), WithReapInterval(time.Hour))
-	assert.Len(t, small.shards, 8)
+	assert.Len(t, small.shards, 1)
 	fill(t, small, 1000, gcra)
-	assert.Equal(t, 8, small.Len())
+	assert.Equal(t, 10, small.Len())
+	hundred, _ := newFake(t, WithMaxKeys(100), WithReapInterval(time.Hour))
+	assert.Len(t, hundred.shards, 4)
+	fill(t, hundred, 1000, gcra)
+	assert.Equal(t, 100, hundred.Len())
 
 	off, _ := newFake(t, WithShards(1), WithMaxKeys(0), WithReapInterval(time.Hour))
 	fill(t, off, 5000, gcra)
@@ -99,7 +104,10 @@ func TestCapSizes(t *testing.T) {
 
 	def, _ := newFake(t)
 	assert.Equal(t, DefaultMaxKeys, def.MaxKeys())
-	assert.Equal(t, 8, small.MaxKeys())
+	assert.Equal(t, 10, small.MaxKeys())
+	assert.Equal(t, 100, hundred.MaxKeys())
+	rounded, _ := newFake(t, WithMaxKeys(1000))
+	assert.Equal(t, 992, rounded.MaxKeys(), "32 shards of 31")
 	assert.Zero(t, off.MaxKeys())
 }
 

@@ -107,6 +107,10 @@ const DefaultMaxKeys = 1_000_000
 // for its maxmemory policies; a few more make the choice closer to the true soonest expiry).
 const evictSample = 8
 
+// minPerShard is the fewest keys a shard of a capped store holds: rounding the cap down to a
+// multiple of the shards then loses under 1/16 of it.
+const minPerShard = 16
+
 // Option configures New.
 type Option func(*options)
 
@@ -116,8 +120,8 @@ func WithShards(n int) Option {
 }
 
 // WithMaxKeys caps the keys held at n (default DefaultMaxKeys; n ≤ 0: no cap). The cap is split
-// evenly over the shards (fewer shards when n is smaller than their number), so the store holds
-// at most n keys and starts evicting when one shard is full.
+// evenly over the shards (fewer shards for a cap below 16 per shard) and rounded down to a
+// multiple of them, so the store holds at most n keys and starts evicting when one shard is full.
 func WithMaxKeys(n int) Option {
 	return func(o *options) { o.maxKeys = n }
 }
@@ -144,7 +148,7 @@ func New(clock limit.Clock, opts ...Option) *Store {
 	}
 	perShard := 0
 	if o.maxKeys > 0 {
-		for n > 1 && n > o.maxKeys {
+		for n > 1 && n*minPerShard > o.maxKeys { // a small cap: fewer shards, so little is lost to rounding
 			n >>= 1
 		}
 		perShard = o.maxKeys / n
