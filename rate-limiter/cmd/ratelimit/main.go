@@ -57,7 +57,8 @@ type Config struct {
 	BreakerThreshold   int           `env:"BREAKER_THRESHOLD" envDefault:"5"`
 	BreakerCooldown    time.Duration `env:"BREAKER_COOLDOWN" envDefault:"250ms"`
 	LocalCache         bool          `env:"LOCAL_CACHE" envDefault:"true"`
-	ApproxFlush        time.Duration `env:"APPROX_FLUSH" envDefault:"0s"` // > 0: approximate fixed windows, synced this often
+	ApproxFlush        time.Duration `env:"APPROX_FLUSH" envDefault:"0s"`         // > 0: approximate fixed windows, synced this often
+	MemoryMaxKeys      int           `env:"MEMORY_MAX_KEYS" envDefault:"1000000"` // in-memory store's key cap (ADR 0007); 0: none
 	ShutdownTimeout    time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	TrustedProxies     []string      `env:"TRUSTED_PROXIES"`
 }
@@ -73,6 +74,8 @@ func (c *Config) Validate() error {
 		return errors.New("REDIS_QUEUE_LIMIT must be at least 1")
 	case !slices.Contains(rules.FailureModes, rules.FailureMode(c.DefaultFailureMode)):
 		return fmt.Errorf("DEFAULT_FAILURE_MODE %q: want one of %v", c.DefaultFailureMode, rules.FailureModes)
+	case c.MemoryMaxKeys < 0:
+		return errors.New("MEMORY_MAX_KEYS must not be negative (0 turns the cap off)")
 	}
 	return nil
 }
@@ -108,6 +111,9 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 		return err
 	}
 	defer engine.Close()
+	if err := registerMemoryMetrics(tel, store, shared, engine); err != nil {
+		return err
+	}
 
 	m, err := api.NewMetrics(tel.Registry)
 	if err != nil {
@@ -182,11 +188,23 @@ func loadRules(path string, logger *slog.Logger, tel *telemetry.Telemetry) (api.
 	return rules.NewReloader(path, rules.Options{Logger: logger, OnChange: func(*rules.Set) { reloads.ok() }, OnError: func(error) { reloads.failed() }})
 }
 
+// registerMemoryMetrics exports the key counts of the in-memory stores in use: the store itself
+// in memory mode, or failure_mode local's store behind Redis.
+func registerMemoryMetrics(tel *telemetry.Telemetry, store limit.Store, shared bool, engine *service.Engine) error {
+	if ms, ok := store.(*memstore.Store); ok {
+		return ms.Register(tel.Registry, "memory")
+	}
+	if shared {
+		return engine.LocalStore().Register(tel.Registry, "local")
+	}
+	return nil
+}
+
 // openStore returns the Redis store when REDIS_URL is set, else the in-memory one.
 func openStore(ctx context.Context, cfg Config, logger *slog.Logger, reg prometheus.Registerer) (limit.Store, bool, *redis.Client, error) {
 	if cfg.RedisURL == "" {
-		logger.Info("store: in-memory (limits are per process); set REDIS_URL to share them across replicas")
-		return memstore.New(limit.SystemClock{}), false, nil, nil
+		logger.Info("store: in-memory (limits are per process); set REDIS_URL to share them across replicas", "max_keys", cfg.MemoryMaxKeys)
+		return memstore.New(limit.SystemClock{}, memstore.WithMaxKeys(cfg.MemoryMaxKeys)), false, nil, nil
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {

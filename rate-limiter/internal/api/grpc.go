@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
 	"time"
 
@@ -59,7 +60,7 @@ func (s *RLS) ShouldRateLimit(ctx context.Context, req *rlv3.RateLimitRequest) (
 		}
 		descs[i].Entries = all[start:len(all):len(all)]
 		if h := d.GetHitsAddend(); h != nil {
-			descs[i].Hits = int64(h.GetValue())
+			descs[i].Hits = hits(h.GetValue())
 		}
 	}
 	overall, statuses, err := s.Engine.Check(ctx, req.GetDomain(), descs, int64(req.GetHitsAddend()))
@@ -105,6 +106,16 @@ func grpcError(ctx context.Context, err error) error {
 		return status.FromContextError(ctx.Err()).Err()
 	}
 	return status.Error(codes.Internal, err.Error())
+}
+
+// hits converts a descriptor's uint64 hits_addend to a cost. A value past int64's range is
+// clamped to the largest cost, not wrapped: wrapped, it turned negative and read as "unset"
+// (cost 1, OK). Clamped, it is larger than any limit, so the descriptor is OVER_LIMIT and, being
+// denied, consumes nothing (ADR 0003). That is safer than an InvalidArgument error, which Envoy
+// turns into an admit under its default failure_mode_deny: false. envoy ratelimit passes such a
+// value to Redis's INCRBY, which refuses it, so it answers an error (Envoy decides).
+func hits(v uint64) int64 {
+	return int64(min(v, math.MaxInt64))
 }
 
 func rlsCode(c service.Code) rlv3.RateLimitResponse_Code {

@@ -90,7 +90,7 @@ func (s *Store) Allow(ctx context.Context, req limit.Request) (limit.Decision, e
 	}
 	used := c.global + c.pending
 	d := limit.Decision{Limit: l.Requests, ResetAfter: end.Sub(now)}
-	if used+cost <= l.Requests {
+	if cost <= l.Requests-used { // not used+cost: a cost near MaxInt64 would wrap and pass
 		c.pending += cost
 		d.Allowed, d.Remaining = true, l.Requests-used-cost
 	} else {

@@ -2,6 +2,7 @@ package approx
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -101,4 +102,24 @@ func TestOtherAlgorithmsPassThrough(t *testing.T) {
 
 func windowOf(l limit.Limit) string {
 	return strconv.FormatInt(time.Now().UnixNano()/int64(l.Period), 10)
+}
+
+// The largest cost (what the APIs clamp an out-of-range hits_addend to) is denied on a key that
+// has counted hits, and consumes nothing: the sum of the count and the cost must not wrap.
+func TestLargestCostDenied(t *testing.T) {
+	env := testkit.Redis(t)
+	waitForFreshWindow()
+	s := New(memstore.New(limit.SystemClock{}), env.Client, Options{Prefix: env.Prefix})
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	d, err := s.Allow(ctx, limit.Request{Key: "k", Limit: perMinute})
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	d, err = s.Allow(ctx, limit.Request{Key: "k", Limit: perMinute, Hits: math.MaxInt64})
+	require.NoError(t, err)
+	assert.False(t, d.Allowed, "%+v", d)
+	assert.Equal(t, int64(999), d.Remaining)
+	d, err = s.Allow(ctx, limit.Request{Key: "k", Limit: perMinute, Hits: 999})
+	require.NoError(t, err)
+	assert.True(t, d.Allowed, "the denied cost took nothing: %+v", d)
 }

@@ -202,3 +202,21 @@ func BenchmarkXTimeRate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAllowEvicting: the store full at its cap (50k) while decisions cycle over 100k keys,
+// so every decision is a new key that evicts a live one — the cost of the cap when it binds.
+func BenchmarkAllowEvicting(b *testing.B) {
+	s := New(nil, noReap, WithMaxKeys(benchKeys/2))
+	defer s.Close()
+	ctx := context.Background()
+	l := limit.Limit{Algorithm: limit.GCRA, Requests: 1000, Period: time.Hour} // keys stay live
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.Allow(ctx, limit.Request{Key: keys[i%benchKeys], Limit: l}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(s.Evicted())/float64(b.N), "evictions/op")
+}

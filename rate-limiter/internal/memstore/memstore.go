@@ -7,8 +7,10 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperscaledesignhub/DesignSystems/rate-limiter/internal/limit"
@@ -18,11 +20,18 @@ import (
 // its own mutex, so requests for different keys rarely wait for each other. A background reaper
 // deletes the states whose expiry has passed (limit.State.Expiry); a state found expired on
 // access is reset in place, so memory follows the live keys.
+//
+// The number of keys is capped (WithMaxKeys, ADR 0007): a new key arriving at a full shard
+// first deletes the expired keys among a sample of that shard's keys, and if none has expired,
+// evicts the sampled key that expires soonest — the state closest to a fresh one, so forgetting
+// it admits the fewest extra units. Keys in use are never refused.
 type Store struct {
-	clock  limit.Clock
-	seed   maphash.Seed
-	shards []shard
-	mask   uint64
+	clock    limit.Clock
+	seed     maphash.Seed
+	shards   []shard
+	mask     uint64
+	perShard int          // most keys a shard holds; 0: no cap
+	evicted  atomic.Int64 // live keys evicted to make room
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -84,9 +93,23 @@ func newEntry(a limit.Algorithm) *entry {
 }
 
 type options struct {
-	shards int
-	reap   time.Duration
+	shards  int
+	reap    time.Duration
+	maxKeys int
 }
+
+// DefaultMaxKeys caps a store built without WithMaxKeys. A GCRA key of ~35 bytes takes ~140 bytes
+// of live heap (131 MB per million, README), so this bounds what a caller sending distinct
+// descriptor values can make one process hold, well above any one process's real clients.
+const DefaultMaxKeys = 1_000_000
+
+// evictSample is how many of a full shard's keys are looked at to make room (Redis samples 5
+// for its maxmemory policies; a few more make the choice closer to the true soonest expiry).
+const evictSample = 8
+
+// minPerShard is the fewest keys a shard of a capped store holds: rounding the cap down to a
+// multiple of the shards then loses under 1/16 of it.
+const minPerShard = 16
 
 // Option configures New.
 type Option func(*options)
@@ -94,6 +117,13 @@ type Option func(*options)
 // WithShards sets the number of shards, rounded up to a power of two (default 64).
 func WithShards(n int) Option {
 	return func(o *options) { o.shards = n }
+}
+
+// WithMaxKeys caps the keys held at n (default DefaultMaxKeys; n ≤ 0: no cap). The cap is split
+// evenly over the shards (fewer shards for a cap below 16 per shard) and rounded down to a
+// multiple of them, so the store holds at most n keys and starts evicting when one shard is full.
+func WithMaxKeys(n int) Option {
+	return func(o *options) { o.maxKeys = n }
 }
 
 // WithReapInterval sets how often the reaper deletes expired keys (default 10s). Between reaps
@@ -105,7 +135,7 @@ func WithReapInterval(d time.Duration) Option {
 // New returns a store deciding by clock (limit.SystemClock{} when nil) and starts its reaper;
 // Close stops it.
 func New(clock limit.Clock, opts ...Option) *Store {
-	o := options{shards: 64, reap: 10 * time.Second}
+	o := options{shards: 64, reap: 10 * time.Second, maxKeys: DefaultMaxKeys}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -116,13 +146,21 @@ func New(clock limit.Clock, opts ...Option) *Store {
 	for n < o.shards {
 		n <<= 1
 	}
+	perShard := 0
+	if o.maxKeys > 0 {
+		for n > 1 && n*minPerShard > o.maxKeys { // a small cap: fewer shards, so little is lost to rounding
+			n >>= 1
+		}
+		perShard = o.maxKeys / n
+	}
 	s := &Store{
-		clock:  clock,
-		seed:   maphash.MakeSeed(),
-		shards: make([]shard, n),
-		mask:   uint64(n - 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		clock:    clock,
+		seed:     maphash.MakeSeed(),
+		shards:   make([]shard, n),
+		mask:     uint64(n - 1),
+		perShard: perShard,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	for i := range s.shards {
 		s.shards[i].m = make(map[string]*entry)
@@ -163,6 +201,9 @@ func (s *Store) decide(req limit.Request, now time.Time) limit.Decision {
 	sh := s.shard(req.Key)
 	sh.mu.Lock()
 	e := sh.m[req.Key]
+	if e == nil && s.perShard > 0 && len(sh.m) >= s.perShard {
+		s.makeRoom(sh, now.UnixNano())
+	}
 	switch {
 	case e == nil || e.alg != req.Limit.Algorithm: // new, or the rule changed algorithm: start afresh
 		e = newEntry(req.Limit.Algorithm)
@@ -176,6 +217,29 @@ func (s *Store) decide(req limit.Request, now time.Time) limit.Decision {
 	e.exp = e.st.Expiry(req.Limit).UnixNano()
 	sh.mu.Unlock()
 	return d
+}
+
+// makeRoom frees at least one place in a full shard: it deletes the expired keys among a sample
+// of evictSample keys (Go's map iteration starts at a random place) or, when none has expired,
+// evicts the sampled key that expires soonest.
+func (s *Store) makeRoom(sh *shard, now int64) {
+	victim, soonest, freed, seen := "", int64(math.MaxInt64), false, 0
+	for k, e := range sh.m {
+		switch {
+		case e.exp <= now:
+			delete(sh.m, k)
+			freed = true
+		case victim == "" || e.exp < soonest:
+			victim, soonest = k, e.exp
+		}
+		if seen++; seen == evictSample {
+			break
+		}
+	}
+	if !freed {
+		delete(sh.m, victim)
+		s.evicted.Add(1)
+	}
 }
 
 // reset zeroes an expired state in place, without allocating, releasing large logs.
@@ -220,6 +284,13 @@ func (s *Store) Release(_ context.Context, key, lease string) error {
 	sh.mu.Unlock()
 	return nil
 }
+
+// MaxKeys is the most keys the store holds (the cap rounded down to a multiple of the shards);
+// 0 when there is no cap.
+func (s *Store) MaxKeys() int { return s.perShard * len(s.shards) }
+
+// Evicted is the number of live keys evicted to keep the store within its cap.
+func (s *Store) Evicted() int64 { return s.evicted.Load() }
 
 // Len is the number of keys held, expired or not.
 func (s *Store) Len() int {

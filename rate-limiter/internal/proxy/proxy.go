@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -73,7 +74,7 @@ func ParseDescriptors(spec string) ([]Template, error) {
 func source(s string) (Source, error) {
 	switch {
 	case s == "ip":
-		return func(r *http.Request) (string, bool) { ip := httpx.ClientIP(r); return ip, ip != "" }, nil
+		return clientIP, nil
 	case s == "method":
 		return func(r *http.Request) (string, bool) { return r.Method, true }, nil
 	case s == "path":
@@ -85,6 +86,23 @@ func source(s string) (Source, error) {
 		return func(r *http.Request) (string, bool) { v := r.Header.Get(name); return v, v != "" }, nil
 	}
 	return nil, fmt.Errorf("unknown source %q (want ip, method, path, host or header:<Name>)", s)
+}
+
+// clientIP is the caller's address: the one httpx derived (the TCP peer, or with TRUSTED_PROXIES
+// the rightmost untrusted X-Forwarded-For entry), else the TCP peer. httpx leaves it unknown when
+// a trusted proxy sends no usable X-Forwarded-For (absent, empty, unparsable, only trusted hops);
+// leaving the descriptor out then would drop the per-IP limit for exactly the requests whose
+// origin is unknown, so, like Envoy's remote_address action, fall back to the connection's peer.
+// Only a peer that is not an IP address (a Unix socket) leaves the descriptor out, as in Envoy.
+func clientIP(r *http.Request) (string, bool) {
+	if ip := httpx.ClientIP(r); ip != "" {
+		return ip, true
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return "", false
+	}
+	return ap.Addr().Unmap().WithZone("").String(), true
 }
 
 // Options configure a Handler.

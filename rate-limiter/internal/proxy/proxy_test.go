@@ -32,6 +32,12 @@ descriptors:
 // newProxy serves the proxy (behind httpx, as the binary does) in front of upstream.
 func newProxy(t *testing.T, descriptors string, upstream http.Handler) *httptest.Server {
 	t.Helper()
+	return newProxyTrusting(t, descriptors, nil, upstream)
+}
+
+// newProxyTrusting is newProxy with TRUSTED_PROXIES set to trusted.
+func newProxyTrusting(t *testing.T, descriptors string, trusted []string, upstream http.Handler) *httptest.Server {
+	t.Helper()
 	up := httptest.NewServer(upstream)
 	t.Cleanup(up.Close)
 	limiter, err := client.NewLocal([]byte(proxyRules), "proxy")
@@ -43,7 +49,7 @@ func newProxy(t *testing.T, descriptors string, upstream http.Handler) *httptest
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h, err := New(Options{Upstream: u, Limiter: limiter, Domain: "proxy", Descriptors: templates, Logger: logger})
 	require.NoError(t, err)
-	srv, err := httpx.New(httpx.Options{Logger: logger, NoOpsRoutes: true})
+	srv, err := httpx.New(httpx.Options{Logger: logger, NoOpsRoutes: true, TrustedProxies: trusted})
 	require.NoError(t, err)
 	srv.Router().Handle("/*", h)
 	front := httptest.NewServer(srv.Handler())

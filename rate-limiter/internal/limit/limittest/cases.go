@@ -2,6 +2,7 @@ package limittest
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -114,6 +115,13 @@ func cost(e *env) {
 	d = e.allow("big", l, c)
 	assert.True(e.t, d.Allowed, "the oversized request consumed nothing: %s", d)
 	assert.Zero(e.t, d.Remaining, d.String())
+
+	// The largest cost (what the APIs clamp an out-of-range hits_addend to) overflows nothing.
+	d = e.allow("huge", l, math.MaxInt64)
+	assert.False(e.t, d.Allowed, "the largest cost can never pass: %s", d)
+	assert.Equal(e.t, c, d.Remaining, d.String())
+	d = e.allow("huge", l, c)
+	assert.True(e.t, d.Allowed, "the largest cost consumed nothing: %s", d)
 
 	d = e.allow("part", l, 4)
 	require.True(e.t, d.Allowed, d.String())
