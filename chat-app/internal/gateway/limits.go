@@ -109,8 +109,6 @@ type metrics struct {
 	deliveryLive  prometheus.Observer // message frames from the bus
 	deliveryStore prometheus.Observer // message frames read from the store (sync, hole fills)
 	slowConsumer  prometheus.Counter
-	appendBatch   prometheus.Histogram
-	publishErrors prometheus.Counter
 }
 
 // counter is the frames counter of direction ("in" or "out") and typ.
@@ -134,13 +132,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			[]string{"direction", "type"}),
 		slowConsumer: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chat_gateway_slow_consumer_closes_total", Help: "Connections closed with 4008 because their send queue was full."}),
-		appendBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "chat_gateway_append_batch_messages",
-			Help:    "Messages stored per AppendBatch (group commit of one conversation's queued sends).",
-			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}}),
-		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "chat_gateway_publish_errors_total",
-			Help: "Stored messages whose publish to the bus failed (receivers fill the hole from the store on the next event or reconnect)."}),
 	}
 	delivery := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "chat_gateway_delivery_seconds",
@@ -157,7 +148,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		protocol.TypeTyping, protocol.TypeReceipt, protocol.TypePresence, protocol.TypeMembership, protocol.TypeError, protocol.TypePong} {
 		m.out[t] = m.frames.WithLabelValues("out", string(t))
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.frames, delivery, m.slowConsumer, m.appendBatch, m.publishErrors} {
+	for _, c := range []prometheus.Collector{m.connections, m.frames, delivery, m.slowConsumer} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: register metrics: %w", err)
 		}
