@@ -20,6 +20,13 @@
 //	chat-app/scripts/install-centrifugo.sh   # once: the peer, into .bin/ (a few minutes)
 //	go run ./chat-app/cmd/chatbench          # ~1 min
 //
+// -senders http sends ours over POST /v1/conversations/{id}/messages instead of the socket, the
+// counterpart of Centrifugo's publish API; both systems' HTTP publishes share -publishers
+// connections. -sweep 500,1000,... runs every rate -runs times per system, ours and Centrifugo
+// alternating, and prints the medians, each system's saturation point (the highest rate with
+// ≥ 99 % delivered and p99 < 50 ms) and their ratio, with CPU-µs per delivered message and the
+// load average before each run.
+//
 // -scenario picks the run: fanout (the default, above), connections (scenario (a): -conns
 // authenticated WebSockets held on one cmd/chat, its RSS before and after, memory per connection,
 // time to open), two-nodes (scenario (c): two cmd/chat-gateway and one cmd/chat-api on Redis and a
