@@ -298,4 +298,9 @@ func TestSweepSaturationIsTheMedian(t *testing.T) {
 	sw.print(&b)
 	assert.Contains(t, b.String(), "ours 1000/s, Centrifugo 2000/s, ours/centrifugo = 0.50×; target saturation ≥ Centrifugo's: NOT reached")
 	assert.Contains(t, b.String(), "| 1000 | chat-app | 1000 | 100.00% | 5.0ms | 5.0ms / 80.0ms / 5.0ms | 1000.0 | true |")
+
+	sw.points = sw.points[3:] // neither keeps up: nothing is decided
+	b.Reset()
+	sw.print(&b)
+	assert.Contains(t, b.String(), "ours 0/s, Centrifugo 0/s, ours/centrifugo = 0.00×; target saturation ≥ Centrifugo's: not decided")
 }

@@ -161,7 +161,12 @@ func (sw *sweepResult) print(w io.Writer) {
 		if sc > 0 {
 			ratio = so / sc
 		}
-		line += fmt.Sprintf(", Centrifugo %.0f/s, ours/centrifugo = %.2f×; target saturation ≥ Centrifugo's: %s", sc, ratio, verdict(so >= sc && so > 0))
+		line += fmt.Sprintf(", Centrifugo %.0f/s, ours/centrifugo = %.2f×; target saturation ≥ Centrifugo's: ", sc, ratio)
+		if so == 0 && sc == 0 {
+			line += "not decided (neither kept up at any swept rate: sweep lower rates, or on a quieter machine)"
+		} else {
+			line += verdict(so >= sc)
+		}
 	}
 	fmt.Fprintln(w, line)
 	fmt.Fprintln(w, "(a system that keeps up at the highest swept rate may saturate higher: sweep further to find it)")
