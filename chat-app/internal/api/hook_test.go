@@ -37,7 +37,8 @@ func TestOnCreatedFiresOncePerCreatedMessage(t *testing.T) {
 	require.Equal(t, http.StatusCreated, h.send(t, b, c.ID, "b-1", "yo").status)
 	require.Equal(t, http.StatusForbidden, h.send(t, a, api.ID(999999), "a-2", "nope").status, "not stored")
 
-	// The hook runs before the response is written, so it has happened by now.
+	// A send is answered once stored; the publish and the hook follow on its batch's goroutine.
+	require.NoError(t, h.sends.Wait(t.Context()))
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, got, 2, "once per created message, never for the retry or a refused send")

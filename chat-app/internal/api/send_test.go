@@ -131,6 +131,7 @@ func TestHTTPSendsIntoOneGroupAreCommittedInBatches(t *testing.T) {
 	var m api.Message
 	res.decode(t, &m)
 	assert.Equal(t, "body of u2-3", m.Body)
+	require.NoError(t, h.sends.Wait(t.Context())) // publishes follow the answers
 	assert.Len(t, h.pub.published(), senders*each+1, "each created message published once, retries never")
 }
 
@@ -145,6 +146,7 @@ func TestHTTPPublishFailureIsCounted(t *testing.T) {
 	h.call(t, a.token, "POST", "/v1/conversations/direct", api.DirectRequest{UserID: b.user.ID}).decode(t, &c)
 	require.Equal(t, http.StatusCreated, h.send(t, a, c.ID, "a-1", "hi").status)
 	require.Equal(t, http.StatusOK, h.send(t, a, c.ID, "a-1", "hi").status, "a retry publishes nothing")
+	require.NoError(t, h.sends.Wait(t.Context())) // publishes follow the answers
 	assert.Equal(t, 1.0, h.counter(t, "chat_send_publish_errors_total"))
 }
 

@@ -74,14 +74,17 @@ func TestBothTransportsShareOneSendPath(t *testing.T) {
 	apitest.Call(t, http.MethodPost, base+"/v1/conversations/"+fmt.Sprint(int64(c.ID))+"/messages", alice.Token,
 		api.SendRequest{ClientMsgID: "h-1", Body: "over HTTP"}, nil, http.StatusCreated)
 	assert.Equal(t, "ack", wsSend(t, ws, c.ID, "w-1")["type"])
+	require.NoError(t, a.Sender.Wait(t.Context())) // publishes follow the answers
 	assert.Equal(t, 2.0, metricValue(t, reg, "chat_send_batch_messages"), "both sends went through the group commit")
 	assert.Zero(t, metricValue(t, reg, "chat_send_publish_errors_total"))
 
 	require.NoError(t, a.Bus.Close()) // every publish fails from now on
 	apitest.Call(t, http.MethodPost, base+"/v1/conversations/"+fmt.Sprint(int64(c.ID))+"/messages", alice.Token,
 		api.SendRequest{ClientMsgID: "h-2", Body: "stored, not published"}, nil, http.StatusCreated)
+	require.NoError(t, a.Sender.Wait(t.Context()))
 	assert.Equal(t, 1.0, metricValue(t, reg, "chat_send_publish_errors_total"), "an HTTP send's failed publish is counted")
 	assert.Equal(t, "ack", wsSend(t, ws, c.ID, "w-2")["type"])
+	require.NoError(t, a.Sender.Wait(t.Context()))
 	assert.Equal(t, 2.0, metricValue(t, reg, "chat_send_publish_errors_total"), "in the same metric as a WebSocket send's")
 }
 

@@ -27,12 +27,11 @@ const (
 	appendTimeout = 10 * time.Second
 )
 
-// appendReq is one send waiting for its batch: done (may be nil) is called with its result before
-// its publish, finished (may be nil, buffered) gets it after the whole batch was handled.
+// appendReq is one send waiting for its batch: done is called with its result before its publish,
+// on the batch's goroutine, with the batch's context (bounded by appendTimeout).
 type appendReq struct {
-	m        chat.Message
-	done     func(context.Context, chat.AppendResult)
-	finished chan<- chat.AppendResult
+	m    chat.Message
+	done func(context.Context, chat.AppendResult)
 }
 
 type appender struct {

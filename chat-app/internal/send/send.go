@@ -112,16 +112,16 @@ func (s *Service) Submit(m chat.Message, done func(context.Context, chat.AppendR
 	return nil
 }
 
-// Send is Submit that waits for m's batch to be stored, published and handed to OnCreated, and
-// returns m's result. When ctx ends first it returns ctx's error; the send still completes.
+// Send is Submit that waits for m's batch to be stored and returns m's result, as the gateway
+// acks a send: the publish and OnCreated follow on the batch's goroutine. When ctx ends first it
+// returns ctx's error; the send still completes.
 func (s *Service) Send(ctx context.Context, m chat.Message) (chat.AppendResult, error) {
-	if ok, wait := s.o.Limit.Allow(m.SenderID); !ok {
-		return chat.AppendResult{}, &RateLimitedError{Wait: wait}
+	stored := make(chan chat.AppendResult, 1)
+	if err := s.Submit(m, func(_ context.Context, r chat.AppendResult) { stored <- r }); err != nil {
+		return chat.AppendResult{}, err
 	}
-	finished := make(chan chat.AppendResult, 1)
-	s.app.submit(appendReq{m: m, finished: finished})
 	select {
-	case r := <-finished:
+	case r := <-stored:
 		return r, nil
 	case <-ctx.Done():
 		return chat.AppendResult{}, ctx.Err()
@@ -136,7 +136,7 @@ func (s *Service) Queued() int { return s.app.queued() }
 func (s *Service) Wait(ctx context.Context) error { return s.app.wait(ctx) }
 
 // finish answers a stored batch, in seq order: each send's done, then its publish; then
-// OnCreated once; then the waiting Send calls.
+// OnCreated once.
 func (s *Service) finish(ctx context.Context, batch []appendReq, rs []chat.AppendResult, err error) {
 	s.m.batch.Observe(float64(len(batch)))
 	var created []chat.Message
@@ -145,9 +145,7 @@ func (s *Service) finish(ctx context.Context, batch []appendReq, rs []chat.Appen
 		if err == nil {
 			res = rs[i]
 		}
-		if r.done != nil {
-			r.done(ctx, res)
-		}
+		r.done(ctx, res)
 		if res.Err != nil || !res.Created {
 			continue
 		}
@@ -165,16 +163,6 @@ func (s *Service) finish(ctx context.Context, batch []appendReq, rs []chat.Appen
 	}
 	if s.o.OnCreated != nil && len(created) > 0 {
 		s.o.OnCreated(ctx, created)
-	}
-	for i, r := range batch {
-		if r.finished == nil {
-			continue
-		}
-		if err != nil {
-			r.finished <- chat.AppendResult{Err: err}
-		} else {
-			r.finished <- rs[i]
-		}
 	}
 }
 
