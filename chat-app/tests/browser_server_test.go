@@ -18,6 +18,7 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/gateway"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/memstore"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/presence"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/send"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/snowflake"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/web"
 )
@@ -58,10 +59,14 @@ func newChatServer(t *testing.T, tune ...func(*api.Options)) *chatServer {
 
 	bus := fanout.NewMemory()
 	tracker := presence.NewMemory(presence.Options{Notify: gateway.PresenceNotifier(store, bus, 0, logger), Grace: presenceGrace})
-	gw, err := gateway.New(gateway.Options{Store: store, Bus: bus, Verifier: tokenVerifier{tokens}, Presence: tracker, Logger: logger})
+	sender, err := send.New(send.Options{Store: store, Publisher: send.BusPublisher{Bus: bus}, Logger: logger})
+	require.NoError(t, err)
+	gw, err := gateway.New(gateway.Options{Store: store, Bus: bus, Verifier: tokenVerifier{tokens}, Presence: tracker, Logger: logger,
+		Sender: sender})
 	require.NoError(t, err)
 	push := memstore.NewPushStore(store)
-	o := api.Options{Store: store, Tokens: tokens, Publisher: gateway.Publisher{Bus: bus}, Logger: logger, LoginPerMinute: -1, Push: push}
+	o := api.Options{Store: store, Tokens: tokens, Publisher: gateway.Publisher{Bus: bus}, Sender: sender, Logger: logger,
+		LoginPerMinute: -1, Push: push}
 	for _, f := range tune {
 		f(&o)
 	}

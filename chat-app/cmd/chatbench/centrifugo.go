@@ -93,9 +93,7 @@ func runCentrifugo(ctx context.Context, p progress, o options, dir string) (*res
 		}, func(code websocket.StatusCode) bool { return code >= 3000 })
 	}
 
-	// No client timeout: loadgen's per-publish deadline is in the request's context, and it
-	// classifies a missed one as "timeout" only when the context says so.
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+	client := publishClient(o)
 	defer client.CloseIdleConnections()
 	api := "http://" + addr + "/api/publish"
 	p.printf("centrifugo: %d subscribers; %v warm-up + %v at %.0f publishes/s over HTTP /api/publish ...", o.receivers, o.warmup, o.duration, o.rate)

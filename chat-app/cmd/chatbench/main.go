@@ -20,6 +20,13 @@
 //	chat-app/scripts/install-centrifugo.sh   # once: the peer, into .bin/ (a few minutes)
 //	go run ./chat-app/cmd/chatbench          # ~1 min
 //
+// -senders http sends ours over POST /v1/conversations/{id}/messages instead of the socket, the
+// counterpart of Centrifugo's publish API; both systems' HTTP publishes share -publishers
+// connections. -sweep 500,1000,... runs every rate -runs times per system, ours and Centrifugo
+// alternating, and prints the medians, each system's saturation point (the highest rate with
+// ≥ 99 % delivered and p99 < 50 ms) and their ratio, with CPU-µs per delivered message and the
+// load average before each run.
+//
 // -scenario picks the run: fanout (the default, above), connections (scenario (a): -conns
 // authenticated WebSockets held on one cmd/chat, its RSS before and after, memory per connection,
 // time to open), two-nodes (scenario (c): two cmd/chat-gateway and one cmd/chat-api on Redis and a
@@ -79,6 +86,11 @@ type options struct {
 	report         string
 	keepLogs       bool
 
+	senders    string    // fanout: how ours is sent into: ws (one sender socket) or http (POST, like Centrifugo's publish API)
+	publishers int       // HTTP connections the publishes share (both systems' HTTP APIs)
+	sweep      []float64 // fanout: rates to sweep (empty: one run at -rate)
+	repeat     int       // sweep: runs per rate and system, alternating ours/peer; the median is reported
+
 	scenario    string // fanout, connections, two-nodes or all
 	conns       int    // (a): WebSocket connections to hold on one node
 	redisURL    string // (c): the bus of the two gateways
@@ -112,8 +124,28 @@ func parseFlags(args []string, stderr io.Writer, root string) (options, error) {
 	fs.IntVar(&o.conns, "conns", 10000, "connections: authenticated WebSockets to open and hold on one node")
 	fs.StringVar(&o.redisURL, "redis-url", envOr("REDIS_URL", "redis://127.0.0.1:6379"), "two-nodes: Redis for the bus (keys under a unique KEY_PREFIX, deleted afterwards)")
 	fs.StringVar(&o.postgresURL, "postgres-url", "postgres://postgres@127.0.0.1:5432/postgres", "two-nodes: admin connection; a database chatbench_<random> is created on its server and dropped afterwards")
+	fs.StringVar(&o.senders, "senders", "ws", "fanout: ours is sent into over http (POST /v1/conversations/{id}/messages, as Centrifugo's /api/publish) or ws (one sender socket)")
+	fs.IntVar(&o.publishers, "publishers", 16, "HTTP connections the publishes share, for both systems")
+	sweep := fs.String("sweep", "", "fanout: comma-separated rates (e.g. 500,1000,1500,2000,3000); each runs -runs times per system, alternating, and the saturation points are printed")
+	fs.IntVar(&o.repeat, "runs", 3, "sweep: runs per rate and system (the median is reported)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	for f := range strings.SplitSeq(*sweep, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(f, 64)
+		if err != nil || r <= 0 {
+			return o, fmt.Errorf("-sweep: %q is not a positive rate", f)
+		}
+		o.sweep = append(o.sweep, r)
+	}
+	if o.senders != "http" && o.senders != "ws" {
+		return o, fmt.Errorf("-senders %q: want http or ws", o.senders)
+	}
+	if o.repeat < 1 || o.publishers < 1 {
+		return o, errors.New("-runs and -publishers must be at least 1")
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -168,7 +200,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		if err != nil {
 			return err
 		}
-		if o.runs(scenarioFanout) {
+		if o.runs(scenarioFanout) && len(o.sweep) > 0 {
+			sw, err := runSweep(ctx, p, o, bin, dir)
+			if err != nil {
+				return err
+			}
+			rep.sweep = sw
+		} else if o.runs(scenarioFanout) {
 			ours, err := runOurs(ctx, p, o, bin, dir)
 			if err != nil {
 				return fmt.Errorf("ours: %w", err)

@@ -263,3 +263,44 @@ func TestDeliveryProgressExtendsTheLine(t *testing.T) {
 	_, isFile := newDeliveryProgress(os.Stderr, &collector{}).(fder)
 	assert.True(t, isFile, "a file keeps its Fd, so loadgen can tell a terminal")
 }
+
+func TestSweepFlags(t *testing.T) {
+	t.Parallel()
+	o, err := parseFlags([]string{"-sweep=500, 1000,2000", "-runs=5", "-senders=http"}, io.Discard, t.TempDir())
+	require.NoError(t, err)
+	assert.Equal(t, []float64{500, 1000, 2000}, o.sweep)
+	assert.Equal(t, 5, o.repeat)
+	assert.Equal(t, "http", o.senders)
+	for _, bad := range []string{"-sweep=500,x", "-sweep=-1", "-senders=grpc", "-runs=0"} {
+		_, err := parseFlags([]string{bad}, io.Discard, t.TempDir())
+		assert.Error(t, err, bad)
+	}
+}
+
+// The saturation point is the highest rate whose median run kept up (≥ 99 % delivered, p99 under
+// 50 ms): one bad run of three does not decide it, two do.
+func TestSweepSaturationIsTheMedian(t *testing.T) {
+	t.Parallel()
+	run := func(p99 time.Duration, delivered int64) sweepRun {
+		return sweepRun{r: &result{receivers: 10, offered: 100, sentIn: delivered, received: delivered, duration: time.Second,
+			lat: latency{p99: p99}, cpuSeconds: 1}}
+	}
+	ok, slow, lossy := run(5*time.Millisecond, 1000), run(80*time.Millisecond, 1000), run(5*time.Millisecond, 900)
+	sw := &sweepResult{o: options{repeat: 3, senders: "http", publishers: 16}, points: []sweepPoint{
+		{rate: 500, runs: map[string][]sweepRun{nameOurs: {ok, ok, ok}, nameCentrifugo: {ok, ok, ok}}},
+		{rate: 1000, runs: map[string][]sweepRun{nameOurs: {ok, slow, ok}, nameCentrifugo: {ok, ok, lossy}}},
+		{rate: 2000, runs: map[string][]sweepRun{nameOurs: {slow, slow, ok}, nameCentrifugo: {ok, lossy, ok}}},
+		{rate: 3000, runs: map[string][]sweepRun{nameOurs: {lossy, lossy, ok}, nameCentrifugo: {lossy, lossy, ok}}},
+	}}
+	assert.Equal(t, 1000.0, sw.saturation(nameOurs))
+	assert.Equal(t, 2000.0, sw.saturation(nameCentrifugo))
+	var b strings.Builder
+	sw.print(&b)
+	assert.Contains(t, b.String(), "ours 1000/s, Centrifugo 2000/s, ours/centrifugo = 0.50×; target saturation ≥ Centrifugo's: NOT reached")
+	assert.Contains(t, b.String(), "| 1000 | chat-app | 1000 | 100.00% | 5.0ms | 5.0ms / 80.0ms / 5.0ms | 1000.0 | true |")
+
+	sw.points = sw.points[3:] // neither keeps up: nothing is decided
+	b.Reset()
+	sw.print(&b)
+	assert.Contains(t, b.String(), "ours 0/s, Centrifugo 0/s, ours/centrifugo = 0.00×; target saturation ≥ Centrifugo's: not decided")
+}

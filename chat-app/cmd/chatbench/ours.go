@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	neturl "net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -59,39 +61,90 @@ func runOurs(ctx context.Context, p progress, o options, bin, dir string) (*resu
 			return nil, err
 		}
 	}
-	ws, err := oursDial(ctx, addr, tokens[0])
-	if err != nil {
-		return nil, err
-	}
-	socks = append(socks, ws)
-	snd := newSender(ws, convID)
-
-	p.printf("ours: %d receivers synced, 1 sender; %v warm-up + %v at %.0f sends/s ...", o.receivers, o.warmup, o.duration, o.rate)
-	res := &result{name: nameOurs, detail: "chat (one process), store " + storeName(o) + ", bus in memory", receivers: o.receivers, duration: o.duration}
-	cpu0 := procCPU(srv.Pid())
-	lr, err := drive(ctx, p, o, c, res.name, func(ctx context.Context) error {
+	var snd *sender
+	publish := func(ctx context.Context) error {
 		at, _ := loadgen.Scheduled(ctx)
 		return snd.send(ctx, at.UnixNano())
-	})
+	}
+	if o.senders == "http" {
+		client := publishClient(o)
+		defer client.CloseIdleConnections()
+		url := base + "/v1/conversations/" + convID + "/messages"
+		publish = func(ctx context.Context) error {
+			at, _ := loadgen.Scheduled(ctx)
+			st := strconv.FormatInt(at.UnixNano(), 10)
+			return oursPublish(ctx, client, url, tokens[0], `{"client_msg_id":"s`+st+`","body":"`+st+`"}`)
+		}
+	} else {
+		ws, err := oursDial(ctx, addr, tokens[0])
+		if err != nil {
+			return nil, err
+		}
+		socks = append(socks, ws)
+		snd = newSender(ws, convID)
+	}
+
+	p.printf("ours: %d receivers synced, sending over %s; %v warm-up + %v at %.0f sends/s ...", o.receivers, o.senders, o.warmup, o.duration, o.rate)
+	res := &result{name: nameOurs, detail: "chat (one process), store " + storeName(o) + ", bus in memory, sends over " + o.senders,
+		receivers: o.receivers, duration: o.duration}
+	cpu0 := procCPU(srv.Pid())
+	lr, err := drive(ctx, p, o, c, res.name, publish)
 	if err != nil {
 		return nil, err
 	}
 	res.cpuSeconds = procCPU(srv.Pid()) - cpu0
 	res.rssMB = procRSSMB(srv.Pid())
 	res.setPublished(lr)
-	if v := snd.firstErr.Load(); v != nil {
-		p.printf("ours: first error frame: %s", v)
+	if snd != nil {
+		if v := snd.firstErr.Load(); v != nil {
+			p.printf("ours: first error frame: %s", v)
+		}
 	}
 	for _, ws := range socks {
 		_ = ws.Close(websocket.StatusNormalClosure, "bye")
 	}
 	c.receivers.Wait()
-	<-snd.done
+	if snd != nil {
+		<-snd.done
+	}
 	fill(res, c)
 	if exited, _ := srv.Exited(); exited {
 		return nil, fmt.Errorf("chat exited during the run; its log: %s", filepath.Join(dir, "chat.log"))
 	}
 	return res, nil
+}
+
+// publishClient is the HTTP client of the publishes, the same for both systems: o.publishers
+// connections shared by every publish (loadgen keeps the schedule; a publish waits for a free
+// connection like a client's request would). No client timeout: loadgen's per-publish deadline
+// is in the request's context.
+func publishClient(o options) *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxConnsPerHost: o.publishers, MaxIdleConns: o.publishers,
+		MaxIdleConnsPerHost: o.publishers}}
+}
+
+// oursPublish is one HTTP send; its errors are short kinds ("http 429"), because loadgen counts
+// failures by their text.
+func oursPublish(ctx context.Context, client *http.Client, url, token, body string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := client.Do(req)
+	if err != nil {
+		if uerr := (*neturl.Error)(nil); errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return err
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	if res.StatusCode != http.StatusCreated {
+		return fmt.Errorf("http %d", res.StatusCode)
+	}
+	return nil
 }
 
 func storeName(o options) string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -192,6 +193,9 @@ func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (
 	}
 	var senders []*sender
 	for i := range nSenders { // a second device of members 0..nSenders-1, all on gateway 1
+		if o.senders == "http" {
+			break // members 0..nSenders-1 send over chat-api instead
+		}
 		ws, err := oursDial(ctx, gwAddrs[0], tokens[i])
 		if err != nil {
 			return nil, "", err
@@ -213,10 +217,23 @@ func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (
 	}
 	cpu0 := cpu()
 	var next atomic.Int64
-	lr, err := drive(ctx, p, o, c, res.name, func(ctx context.Context) error {
+	publish := func(ctx context.Context) error {
 		at, _ := loadgen.Scheduled(ctx)
 		return senders[next.Add(1)%int64(len(senders))].send(ctx, at.UnixNano())
-	})
+	}
+	if o.senders == "http" {
+		client := publishClient(o)
+		defer client.CloseIdleConnections()
+		sendURL := base + "/v1/conversations/" + convID + "/messages"
+		res.detail = fmt.Sprintf("chat-api + 2 chat-gateway processes, store PostgreSQL, bus Redis pub/sub; HTTP sends to chat-api as %d users round-robin over %d connections (%d sends/s per user allowed)",
+			nSenders, o.publishers, gatewaySendRate)
+		publish = func(ctx context.Context) error {
+			at, _ := loadgen.Scheduled(ctx)
+			st := strconv.FormatInt(at.UnixNano(), 10)
+			return oursPublish(ctx, client, sendURL, tokens[next.Add(1)%int64(nSenders)], `{"client_msg_id":"s`+st+`","body":"`+st+`"}`)
+		}
+	}
+	lr, err := drive(ctx, p, o, c, res.name, publish)
 	if err != nil {
 		return nil, "", err
 	}

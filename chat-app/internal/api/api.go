@@ -15,12 +15,12 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/auth"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/limit"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/send"
 )
 
-// Publisher hands a newly stored message to the live feed (the gateway's fan-out), and tells a
-// user's connected sessions about a membership change so they start or stop that conversation.
+// Publisher tells a user's connected sessions about a membership change so they start or stop
+// that conversation (gateway.Publisher). Messages are published by the send use case (Sender).
 type Publisher interface {
-	Publish(ctx context.Context, m chat.Message) error
 	Membership(ctx context.Context, conv, user int64, added bool) error
 }
 
@@ -28,23 +28,20 @@ type Publisher interface {
 type Options struct {
 	Store     chat.Store
 	Tokens    *auth.Tokens
-	Publisher Publisher    // nil: sends over HTTP are not published live (clients get them on sync)
-	Logger    *slog.Logger // (slog.Default())
+	Publisher Publisher // nil: membership changes are not announced live (clients see them on their next request)
+	// Sender is the send use case (rate limit, group commit, publish, notification hook,
+	// metrics), the same one the WebSocket gateway of the deployment uses, so an HTTP send is
+	// batched, published and counted as a WebSocket send is. Nil: one for this API alone that
+	// stores without publishing, with the default budget.
+	Sender *send.Service
+	Logger *slog.Logger // (slog.Default())
 	// Per client IP, signup and login share a token bucket: LoginBurst (10) attempts at once,
 	// refilled at LoginPerMinute (30). They cost a bcrypt hash each and are what a password
 	// guesser hammers. LoginPerMinute < 0 disables the limit.
 	LoginPerMinute float64
 	LoginBurst     int
 	Now            func() time.Time // (time.Now) the login limiter's clock
-	// Sends is the per-user budget of HTTP sends (429 when spent), shared with the WebSocket
-	// gateway in one process so the two paths do not add up. Nil: chat.DefaultSendRate and
-	// chat.DefaultSendBurst for this API alone.
-	Sends          *limit.Keyed[int64]
-	PublishTimeout time.Duration // (2s)
-	// OnCreated, when set, is called once for each message sent over HTTP and stored (never for
-	// a retried send), after it was published, with that one message; the notifier's Policy hooks
-	// in here. Its context outlives a client that hangs up.
-	OnCreated func(ctx context.Context, ms []chat.Message)
+	PublishTimeout time.Duration    // (2s) bounds the announcement of a membership change
 	// Push stores the browsers' Web Push subscriptions (routes /v1/push/...); nil: those routes
 	// answer 404. VAPIDPublicKey is the application server's public key (base64url, the
 	// notifier's VAPID_PUBLIC_KEY) that browsers subscribe with; empty: push is off, and GET
@@ -64,9 +61,8 @@ type API struct {
 	publisher Publisher
 	log       *slog.Logger
 	logins    *limit.Keyed[string] // per client IP; nil: no login limit
-	sends     *limit.Keyed[int64]  // per user
+	sender    *send.Service
 	pubWait   time.Duration
-	onCreated func(ctx context.Context, ms []chat.Message)
 	push      chat.PushStore // nil: no push routes
 	vapidKey  string         // empty: push is off
 
@@ -96,8 +92,11 @@ func New(o Options) (*API, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Sends == nil {
-		o.Sends = limit.New[int64](chat.DefaultSendRate, chat.DefaultSendBurst, nil)
+	if o.Sender == nil {
+		var err error
+		if o.Sender, err = send.New(send.Options{Store: o.Store, Logger: o.Logger}); err != nil {
+			return nil, err
+		}
 	}
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = 2 * time.Second
@@ -106,8 +105,8 @@ func New(o Options) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &API{store: o.Store, tokens: o.Tokens, publisher: o.Publisher, log: o.Logger, pubWait: o.PublishTimeout, onCreated: o.OnCreated,
-		push: o.Push, vapidKey: o.VAPIDPublicKey, pushHosts: o.PushHosts, dummy: dummy, sends: o.Sends}
+	a := &API{store: o.Store, tokens: o.Tokens, publisher: o.Publisher, log: o.Logger, pubWait: o.PublishTimeout,
+		push: o.Push, vapidKey: o.VAPIDPublicKey, pushHosts: o.PushHosts, dummy: dummy, sender: o.Sender}
 	if o.LoginPerMinute >= 0 {
 		if o.LoginPerMinute == 0 {
 			o.LoginPerMinute = 30

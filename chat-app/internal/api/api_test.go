@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/limit"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/memstore"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/pgstore"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/send"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/snowflake"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/testkit"
@@ -79,6 +81,8 @@ type harness struct {
 	base  string
 	clock *clock
 	pub   *publisher
+	reg   *prometheus.Registry // the send use case's metrics
+	sends *send.Service
 }
 
 func memStore(t *testing.T) chat.Store {
@@ -91,12 +95,25 @@ func memStore(t *testing.T) chat.Store {
 // serve runs the real router (httpx's middleware stack and the API's routes) on a loopback port.
 func serve(t *testing.T, store chat.Store, tune func(*api.Options)) *harness {
 	t.Helper()
-	h := &harness{clock: &clock{}, pub: &publisher{}}
+	return serveSend(t, store, nil, tune)
+}
+
+// serveSend is serve with the send use case's options tuned too (it publishes to h.pub).
+func serveSend(t *testing.T, store chat.Store, tuneSend func(*send.Options), tune func(*api.Options)) *harness {
+	t.Helper()
+	h := &harness{clock: &clock{}, pub: &publisher{}, reg: prometheus.NewRegistry()}
 	h.clock.ns.Store(time.Now().UnixNano())
 	tokens, err := auth.NewTokens([]byte("test-secret-test-secret-test-secret"), ttl, h.clock.Now)
 	require.NoError(t, err)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	o := api.Options{Store: store, Tokens: tokens, Publisher: h.pub, Logger: logger, LoginPerMinute: -1, Now: h.clock.Now}
+	so := send.Options{Store: store, Publisher: h.pub, Registerer: h.reg, Logger: logger}
+	if tuneSend != nil {
+		tuneSend(&so)
+	}
+	sender, err := send.New(so)
+	require.NoError(t, err)
+	h.sends = sender
+	o := api.Options{Store: store, Tokens: tokens, Publisher: h.pub, Sender: sender, Logger: logger, LoginPerMinute: -1, Now: h.clock.Now}
 	if tune != nil {
 		tune(&o)
 	}
@@ -452,7 +469,7 @@ func TestSendRateLimitPerUser(t *testing.T) {
 	c := &clock{}
 	c.ns.Store(time.Now().UnixNano())
 	sends := limit.New[int64](0.5, 2, c.Now) // one every 2 s, burst 2
-	h := serve(t, memStore(t), func(o *api.Options) { o.Sends = sends })
+	h := serveSend(t, memStore(t), func(o *send.Options) { o.Limit = sends }, nil)
 	a, b := h.signup(t, "alice"), h.signup(t, "bob")
 	var conv api.Conversation
 	h.call(t, a.token, "POST", "/v1/conversations/direct", api.DirectRequest{UserID: b.user.ID}).decode(t, &conv)

@@ -60,18 +60,6 @@ func (a *API) limitLogins(next http.Handler) http.Handler {
 	})
 }
 
-// limitSends applies the caller's budget of sends, the one the WebSocket gateway of this process
-// spends too (429 with Retry-After). It goes after authenticate.
-func (a *API) limitSends(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ok, wait := a.sends.Allow(userID(r)); !ok {
-			tooMany(w, r, wait, "too many sends")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // tooMany answers 429 with Retry-After in whole seconds and the exact wait as retry_after_ms.
 func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration, what string) {
 	secs := int64((wait + time.Second - 1) / time.Second)

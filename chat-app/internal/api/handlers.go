@@ -11,6 +11,7 @@ import (
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/auth"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/send"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
 )
 
@@ -323,8 +324,10 @@ func (a *API) history(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, res)
 }
 
-// send appends a text message: 201 with it when stored, 200 with the original when the
-// client_msg_id was already used by the caller (a retry; its body is ignored).
+// send appends a text message through the send use case the WebSocket gateway uses too (group
+// commit, publish, notification hook, metrics): 201 with it when stored, 200 with the original
+// when the client_msg_id was already used by the caller (a retry; its body is ignored), 429 over
+// the caller's budget of sends.
 func (a *API) send(w http.ResponseWriter, r *http.Request) {
 	conv, ok := pathID(w, r, a, "id")
 	if !ok {
@@ -335,31 +338,25 @@ func (a *API) send(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	m, created, err := a.store.Append(r.Context(), chat.Message{
+	res, err := a.sender.Send(r.Context(), chat.Message{
 		ConversationID: conv, SenderID: userID(r), ClientMsgID: req.ClientMsgID, Kind: chat.Text, Body: req.Body,
 	})
+	if rl := (*send.RateLimitedError)(nil); errors.As(err, &rl) {
+		tooMany(w, r, rl.Wait, "too many sends")
+		return
+	}
+	if err == nil {
+		err = res.Err
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if !created {
-		httpx.WriteJSON(w, http.StatusOK, messageOf(m))
-		return
+	status := http.StatusCreated
+	if !res.Created {
+		status = http.StatusOK
 	}
-	if a.publisher != nil {
-		// The message is stored, so a failed publish loses nothing: connected clients get it
-		// on their next sync. It is logged, not returned. The publish outlives a client that
-		// hangs up after sending.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.pubWait)
-		if err := a.publisher.Publish(ctx, m); err != nil {
-			a.log.WarnContext(ctx, "publish message", "conversation_id", m.ConversationID, "seq", m.Seq, "err", err)
-		}
-		cancel()
-	}
-	if a.onCreated != nil {
-		a.onCreated(context.WithoutCancel(r.Context()), []chat.Message{m})
-	}
-	httpx.WriteJSON(w, http.StatusCreated, messageOf(m))
+	httpx.WriteJSON(w, status, messageOf(res.Message))
 }
 
 // memberOf reads the {id} conversation and checks the caller belongs to it (403 otherwise).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/api"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/send"
 )
 
 func TestOnCreatedFiresOncePerCreatedMessage(t *testing.T) {
@@ -19,14 +20,14 @@ func TestOnCreatedFiresOncePerCreatedMessage(t *testing.T) {
 		mu  sync.Mutex
 		got []chat.Message
 	)
-	h := serve(t, memStore(t), func(o *api.Options) {
+	h := serveSend(t, memStore(t), func(o *send.Options) {
 		o.OnCreated = func(ctx context.Context, ms []chat.Message) {
 			mu.Lock()
 			defer mu.Unlock()
-			assert.Len(t, ms, 1, "one call per HTTP send")
+			assert.Len(t, ms, 1, "one batch per HTTP send sent one after the other")
 			got = append(got, ms...)
 		}
-	})
+	}, nil)
 	a, b := h.signup(t, "alice"), h.signup(t, "bob")
 	var c api.Conversation
 	h.call(t, a.token, "POST", "/v1/conversations/direct", api.DirectRequest{UserID: b.user.ID}).decode(t, &c)
@@ -36,7 +37,8 @@ func TestOnCreatedFiresOncePerCreatedMessage(t *testing.T) {
 	require.Equal(t, http.StatusCreated, h.send(t, b, c.ID, "b-1", "yo").status)
 	require.Equal(t, http.StatusForbidden, h.send(t, a, api.ID(999999), "a-2", "nope").status, "not stored")
 
-	// The hook runs before the response is written, so it has happened by now.
+	// A send is answered once stored; the publish and the hook follow on its batch's goroutine.
+	require.NoError(t, h.sends.Wait(t.Context()))
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, got, 2, "once per created message, never for the retry or a refused send")

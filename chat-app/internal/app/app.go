@@ -29,6 +29,7 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/pgstore"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/presence"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/redisbus"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/send"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/snowflake"
 	"github.com/hyperscaledesignhub/DesignSystems/shared/httpx"
 )
@@ -101,6 +102,7 @@ type App struct {
 	Push    chat.PushStore   // the browsers' Web Push subscriptions, next to Store
 	Bus     fanout.Bus       // nil in an API-only process without Redis
 	Tokens  *auth.Tokens     //
+	Sender  *send.Service    // the send use case both transports call
 	API     *api.API         // nil unless Options.API
 	Gateway *gateway.Gateway // nil unless Options.Gateway
 
@@ -164,9 +166,18 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if o.SendBurst <= 0 {
 		o.SendBurst = chat.DefaultSendBurst
 	}
-	sends := limit.New[int64](o.SendRate, o.SendBurst, nil)
+	// One send use case for both transports of this process: one budget per user, one group
+	// commit queue per conversation, one set of metrics.
+	so := send.Options{Store: a.Store, OnCreated: onCreated, Limit: limit.New[int64](o.SendRate, o.SendBurst, nil),
+		Registerer: o.Registerer, Logger: o.Logger}
+	if a.Bus != nil {
+		so.Publisher = send.BusPublisher{Bus: a.Bus}
+	}
+	if a.Sender, err = send.New(so); err != nil {
+		return nil, err
+	}
 	if o.Gateway {
-		if err := a.buildGateway(o, rdb, onCreated, sends); err != nil {
+		if err := a.buildGateway(o, rdb); err != nil {
 			return nil, err
 		}
 	}
@@ -175,8 +186,8 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		if a.Bus != nil {
 			pub = gateway.Publisher{Bus: a.Bus}
 		}
-		a.API, err = api.New(api.Options{Store: a.Store, Tokens: a.Tokens, Logger: o.Logger, Publisher: pub, OnCreated: onCreated,
-			LoginPerMinute: o.LoginPerMinute, LoginBurst: o.LoginBurst, Sends: sends, Push: a.Push,
+		a.API, err = api.New(api.Options{Store: a.Store, Tokens: a.Tokens, Logger: o.Logger, Publisher: pub, Sender: a.Sender,
+			LoginPerMinute: o.LoginPerMinute, LoginBurst: o.LoginBurst, Push: a.Push,
 			VAPIDPublicKey: o.VAPIDPublicKey, PushHosts: o.PushHosts})
 		if err != nil {
 			return nil, err
@@ -331,7 +342,7 @@ func (l lazyPresence) Statuses(ctx context.Context, users []int64) ([]presence.S
 	return l.a.presence.Statuses(ctx, users)
 }
 
-func (a *App) buildGateway(o Options, rdb *redis.Client, onCreated func(context.Context, []chat.Message), sends *limit.Keyed[int64]) error {
+func (a *App) buildGateway(o Options, rdb *redis.Client) error {
 	announce := gateway.PresenceNotifier(a.Store, a.Bus, o.PresenceGroupLimit, o.Logger)
 	var tracker presence.Tracker
 	if rdb == nil {
@@ -350,7 +361,7 @@ func (a *App) buildGateway(o Options, rdb *redis.Client, onCreated func(context.
 	}
 	gw, err := gateway.New(gateway.Options{Store: a.Store, Bus: a.Bus, Verifier: Verifier{a.Tokens}, Presence: tracker,
 		Logger: o.Logger.With("component", "gateway"), Registerer: o.Registerer, AllowedOrigins: o.AllowedOrigins,
-		Sends: sends, OnCreated: onCreated, PresenceGroupLimit: o.PresenceGroupLimit, MaxSessionsPerUser: o.MaxSessionsPerUser})
+		Sender: a.Sender, PresenceGroupLimit: o.PresenceGroupLimit, MaxSessionsPerUser: o.MaxSessionsPerUser})
 	if err != nil {
 		return err
 	}
@@ -386,10 +397,16 @@ func (a *App) Checks() []Check { return a.checks }
 // Shutdown closes every WebSocket with 1001 (going away: reconnect and resync) and waits for the
 // sessions to end or ctx. The HTTP server does not drain hijacked connections; this does.
 func (a *App) Shutdown(ctx context.Context) error {
-	if a.Gateway == nil {
-		return nil
+	if a.Gateway != nil {
+		if err := a.Gateway.Shutdown(ctx); err != nil {
+			return err
+		}
 	}
-	return a.Gateway.Shutdown(ctx)
+	// Sends already queued (over either transport) are stored and published before the backends close.
+	if err := a.Sender.Wait(ctx); err != nil {
+		return fmt.Errorf("shutdown: sends still being stored: %w", err)
+	}
+	return nil
 }
 
 // Serve mounts the app on srv (routes and readiness checks) and runs it until ctx ends; then, in

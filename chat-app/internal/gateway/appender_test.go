@@ -73,9 +73,7 @@ func TestSendsQueuedDuringACommitFormOneBatch(t *testing.T) {
 	}
 	a.send(protocol.Send{ConversationID: protocol.ID(g.ID), ClientMsgID: "a0", Body: "a, again"})
 	require.Eventually(t, func() bool {
-		e.gws[0].appends.mu.Lock()
-		defer e.gws[0].appends.mu.Unlock()
-		return len(e.gws[0].appends.queues[g.ID]) == 11
+		return e.gws[0].sender.Queued() == 11
 	}, waitFor, 5*time.Millisecond, "11 sends queue behind the first batch")
 	gs.release <- struct{}{}
 	assert.Equal(t, 11, recv(t, gs.entered), "one batch for everything that queued")
@@ -110,7 +108,7 @@ func TestSendsQueuedDuringACommitFormOneBatch(t *testing.T) {
 	}
 	got := c.messages(map[int64]int64{g.ID: 11}) // in order, once each
 	assert.Len(t, got[g.ID], 11)
-	count, sum := histogram(t, e, "chat_gateway_append_batch_messages")
+	count, sum := histogram(t, e, "chat_send_batch_messages")
 	assert.Equal(t, uint64(2), count, "two batches")
 	assert.Equal(t, 12.0, sum, "of 12 sends")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/fanout"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/send"
 )
 
 // conn is one client session. Its goroutines:
@@ -324,30 +325,30 @@ func (c *conn) handle(ctx context.Context, f protocol.Frame) bool {
 // touch records user activity (for away).
 func (c *conn) touch() { c.lastAct.Store(time.Now().UnixNano()) }
 
-// appendMessage queues a send, edit or delete for the conversation's next batch (appender.go).
-// When the batch is stored it is acked and fanned out to every session of every member — the
-// sender's other devices (and this one) included — through the bus.
+// appendMessage hands a send, edit or delete to the send use case (send.Service), which stores
+// it with its conversation's next batch. The ack (or error) is queued before the message is fanned
+// out to every session of every member — the sender's other devices (and this one) included —
+// through the bus.
 func (c *conn) appendMessage(m chat.Message) {
 	c.touch()
-	ref := m.ClientMsgID
-	if ok, wait := c.g.sends.Allow(c.user); !ok {
-		c.enqueue(protocol.ErrorFrame{Code: protocol.CodeRateLimited, Message: "too many sends", Ref: ref,
-			RetryAfterMS: max(wait.Milliseconds(), 1)})
-		return
-	}
 	select {
 	case c.sends <- struct{}{}: // released when the batch answers
 	case <-c.done:
 		return
 	}
 	m.SenderID = c.user
-	c.g.appends.submit(appendReq{m: m, done: func(ctx context.Context, r chat.AppendResult) {
+	err := c.g.sender.Submit(m, func(ctx context.Context, r chat.AppendResult) {
 		defer func() { <-c.sends }()
 		c.appended(ctx, m, r)
-	}})
+	})
+	if rl := (*send.RateLimitedError)(nil); errors.As(err, &rl) {
+		<-c.sends
+		c.enqueue(protocol.ErrorFrame{Code: protocol.CodeRateLimited, Message: "too many sends", Ref: m.ClientMsgID,
+			RetryAfterMS: max(rl.Wait.Milliseconds(), 1)})
+	}
 }
 
-// appended answers one send with its batch's result: ack or error, then the publish.
+// appended answers one send with its batch's result: ack or error.
 func (c *conn) appended(ctx context.Context, m chat.Message, r chat.AppendResult) {
 	if r.Err != nil {
 		c.appendError(ctx, m, r.Err)
@@ -356,32 +357,11 @@ func (c *conn) appended(ctx context.Context, m chat.Message, r chat.AppendResult
 	stored := r.Message
 	c.enqueue(protocol.Ack{ClientMsgID: stored.ClientMsgID, ConversationID: protocol.ID(stored.ConversationID),
 		ID: protocol.ID(stored.ID), Seq: stored.Seq, Duplicate: !r.Created})
-	if !r.Created {
-		return
-	}
-	// A lost publish loses nothing: receivers fill the hole from the store when the next entry
-	// arrives, or resync after a reconnect.
-	if err := (Publisher{Bus: c.g.o.Bus}).Publish(ctx, stored); err != nil {
-		c.g.m.publishErrors.Inc()
-		c.log.Warn("publish message", "conversation", stored.ConversationID, "seq", stored.Seq, "err", err)
-	}
 }
 
-// Publisher puts a stored message on the live feed: encoded once as a message frame, published on
-// its conversation's topic for every gateway node. The gateway uses it for sends over WebSocket;
-// chat-api uses it for sends over HTTP (api.Publisher).
+// Publisher tells a user's connected sessions, on every gateway node, about a membership change
+// so they start or stop that conversation (api.Publisher). Messages are published by send.Service.
 type Publisher struct{ Bus fanout.Bus }
-
-// Publish implements api.Publisher.
-func (p Publisher) Publish(ctx context.Context, m chat.Message) error {
-	pm := toProtocol(m)
-	b, err := protocol.AppendMessage(nil, &pm)
-	if err != nil {
-		return fmt.Errorf("encode message: %w", err)
-	}
-	return p.Bus.Publish(ctx, fanout.ConversationTopic(m.ConversationID), fanout.Event{Seq: m.Seq, From: m.SenderID,
-		Removals: m.MemberRemovals, Frame: b})
-}
 
 // Membership implements api.Publisher: a membership frame on the user's topic, which every
 // gateway holding one of the user's sessions receives (onUserEvent).

@@ -24,6 +24,7 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/limit"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/presence"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/send"
 )
 
 // Defaults of Options, from the limits table of docs/protocol.md.
@@ -43,6 +44,9 @@ const (
 	MaxErrorsPerMinute = 20
 	// ReceiptInterval coalesces receipts: at most one per user, conversation and kind.
 	ReceiptInterval = time.Second
+	// maxInFlightSends per connection: past it the reader stops reading until a batch returns,
+	// so one client cannot queue unbounded work (TCP back-pressure reaches it).
+	maxInFlightSends = 64
 	// syncPage is how many messages one Store.Since call reads while streaming a gap.
 	syncPage = chat.MaxPageSize
 )
@@ -65,24 +69,19 @@ type Options struct {
 	Presence   presence.Tracker // nil: no presence tracking
 	Logger     *slog.Logger     // (slog.Default())
 	Registerer prometheus.Registerer
-	// OnCreated, when set, is called once per batch this gateway stored (appender.go) with the
-	// messages it created, in seq order, after they were acked and published (never for a retried
-	// send); the notifier's Policy hooks in here. It runs on the goroutine that stores the
-	// conversation's batches, so it must be quick: one call per batch, not per message.
-	OnCreated func(ctx context.Context, ms []chat.Message)
+	// Sender is the send use case (rate limit, group commit, publish, notification hook, metrics),
+	// the one the HTTP API of the deployment uses too. Nil: one for this gateway alone, publishing
+	// on Bus, with the default budget, its metrics registered on Registerer.
+	Sender *send.Service
 
 	// AllowedOrigins are the browser origins allowed to connect (coder/websocket OriginPatterns,
 	// host patterns such as "chat.example.com" or "*.example.com"); the request's own host is
 	// always allowed and native clients send no Origin.
 	AllowedOrigins []string
-	SendQueue      int // per-connection bounded send queue (DefaultSendQueue); full → close 4008
-	// Sends is the per-user budget of sends, edits and deletes (error rate_limited when spent),
-	// shared with the API's HTTP sends in one process. Nil: chat.DefaultSendRate and
-	// chat.DefaultSendBurst for this gateway alone.
-	Sends         *limit.Keyed[int64]
-	Heartbeat     time.Duration // (protocol.DefaultHeartbeat); nothing received for 2× → close 4003
-	MaxFrameBytes int           // (protocol.DefaultMaxFrameBytes) → error frame_too_large
-	WriteTimeout  time.Duration // (WriteTimeout) a batch of writes not done by then → close 4008
+	SendQueue      int           // per-connection bounded send queue (DefaultSendQueue); full → close 4008
+	Heartbeat      time.Duration // (protocol.DefaultHeartbeat); nothing received for 2× → close 4003
+	MaxFrameBytes  int           // (protocol.DefaultMaxFrameBytes) → error frame_too_large
+	WriteTimeout   time.Duration // (WriteTimeout) a batch of writes not done by then → close 4008
 	// PresenceGroupLimit is the largest conversation whose members get each other's presence
 	// changes pushed (DefaultPresenceGroupLimit); larger ones answer presence_query instead.
 	// PresenceNotifier must be given the same value.
@@ -102,10 +101,9 @@ type Gateway struct {
 	log     *slog.Logger
 	limits  protocol.Limits
 	m       *metrics
-	sends   *limit.Keyed[int64]
+	sender  *send.Service
 	typing  *limit.Keyed[[2]int64] // one typing event per (user, conversation) per TypingMinInterval
 	receipt *receiptCoalescer
-	appends *appender
 	// presenceQueries is each user's budget of presence_query frames.
 	presenceQueries *limit.Keyed[int64]
 
@@ -140,9 +138,6 @@ func New(o Options) (*Gateway, error) {
 	if o.SendQueue == 0 {
 		o.SendQueue = DefaultSendQueue
 	}
-	if o.Sends == nil {
-		o.Sends = limit.New[int64](chat.DefaultSendRate, chat.DefaultSendBurst, nil)
-	}
 	if o.Heartbeat == 0 {
 		o.Heartbeat = protocol.DefaultHeartbeat
 	}
@@ -166,12 +161,18 @@ func New(o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Sender == nil {
+		if o.Sender, err = send.New(send.Options{Store: o.Store, Publisher: send.BusPublisher{Bus: o.Bus},
+			Registerer: reg, Logger: o.Logger}); err != nil {
+			return nil, err
+		}
+	}
 	g := &Gateway{
 		o:      o,
 		log:    o.Logger,
 		limits: protocol.Limits{MaxFrameBytes: o.MaxFrameBytes},
 		m:      m,
-		sends:  o.Sends,
+		sender: o.Sender,
 		typing: limit.New[[2]int64](1/protocol.TypingMinInterval.Seconds(), 1, nil),
 		conns:  map[*conn]struct{}{},
 
@@ -181,7 +182,6 @@ func New(o Options) (*Gateway, error) {
 	g.receipt = newReceiptCoalescer(ReceiptInterval, g.publishReceipt)
 	g.stopWatch = make(chan struct{})
 	go g.watchdog()
-	g.appends = newAppender(o.Store, m.appendBatch, o.OnCreated)
 	return g, nil
 }
 
@@ -279,7 +279,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("gateway shutdown: %w", ctx.Err())
 	}
 	// Sends read before the sessions ended are stored and published before we return.
-	if err := g.appends.wait(ctx); err != nil {
+	if err := g.sender.Wait(ctx); err != nil {
 		return fmt.Errorf("gateway shutdown: sends still being stored: %w", err)
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/limit"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/send"
 )
 
 func syncAll(c *client, after map[int64]int64) {
@@ -379,7 +380,7 @@ func TestBadInputGetsTheRightErrorAndTheConnectionStays(t *testing.T) {
 
 func TestRateLimitPerUserAcrossConnections(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{tune: func(o *Options) { o.Sends = limit.New[int64](0.5, 3, nil) }})
+	e := newEnv(t, envOpts{send: func(o *send.Options) { o.Limit = limit.New[int64](0.5, 3, nil) }})
 	u := e.users(t, "alice", "bob")
 	conv, err := e.store.Direct(context.Background(), u[0], u[1])
 	require.NoError(t, err)

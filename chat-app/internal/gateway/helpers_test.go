@@ -24,6 +24,7 @@ import (
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/limit"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/memstore"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/send"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/snowflake"
 )
 
@@ -62,7 +63,8 @@ type env struct {
 type envOpts struct {
 	nodes    int
 	tune     func(*Options)
-	smallBuf bool // tiny socket write buffers, so a client that does not read fills them quickly
+	send     func(*send.Options) // tunes each node's send use case (built after tune)
+	smallBuf bool                // tiny socket write buffers, so a client that does not read fills them quickly
 }
 
 func newEnv(t *testing.T, eo envOpts) *env {
@@ -73,11 +75,17 @@ func newEnv(t *testing.T, eo envOpts) *env {
 	t.Cleanup(func() { _ = e.bus.Close() })
 	for range max(eo.nodes, 1) {
 		reg := prometheus.NewRegistry()
-		o := Options{Store: e.store, Bus: e.bus, Verifier: fakeVerifier{}, Registerer: reg, Logger: slog.New(slog.DiscardHandler),
-			Sends: limit.New[int64](1000, 1000, nil)}
+		o := Options{Store: e.store, Bus: e.bus, Verifier: fakeVerifier{}, Registerer: reg, Logger: slog.New(slog.DiscardHandler)}
 		if eo.tune != nil {
 			eo.tune(&o)
 		}
+		so := send.Options{Store: o.Store, Publisher: send.BusPublisher{Bus: o.Bus}, Limit: limit.New[int64](1000, 1000, nil),
+			Registerer: reg, Logger: o.Logger}
+		if eo.send != nil {
+			eo.send(&so)
+		}
+		o.Sender, err = send.New(so)
+		require.NoError(t, err)
 		g, err := New(o)
 		require.NoError(t, err)
 		srv := httptest.NewUnstartedServer(g)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
+	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/send"
 )
 
 // hookRecorder records the messages OnCreated was called with.
@@ -34,7 +35,7 @@ func (h *hookRecorder) calls() []chat.Message {
 func TestOnCreatedFiresOncePerCreatedMessage(t *testing.T) {
 	t.Parallel()
 	rec := &hookRecorder{}
-	e := newEnv(t, envOpts{tune: func(o *Options) { o.OnCreated = rec.onCreated }})
+	e := newEnv(t, envOpts{send: func(o *send.Options) { o.OnCreated = rec.onCreated }})
 	u := e.users(t, "alice", "bob")
 	conv, err := e.store.Direct(context.Background(), u[0], u[1])
 	require.NoError(t, err)

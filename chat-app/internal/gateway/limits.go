@@ -111,8 +111,6 @@ type metrics struct {
 	slowConsumer  prometheus.Counter
 	// sessionCapCloses counts sessions closed with 4009 by a newer one of the same user.
 	sessionCapCloses prometheus.Counter
-	appendBatch      prometheus.Histogram
-	publishErrors    prometheus.Counter
 }
 
 // counter is the frames counter of direction ("in" or "out") and typ.
@@ -139,13 +137,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		sessionCapCloses: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chat_gateway_session_cap_closes_total",
 			Help: "Sessions closed with 4009 because a newer session of the same user exceeded the per-user session cap (MAX_SESSIONS_PER_USER)."}),
-		appendBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "chat_gateway_append_batch_messages",
-			Help:    "Messages stored per AppendBatch (group commit of one conversation's queued sends).",
-			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}}),
-		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "chat_gateway_publish_errors_total",
-			Help: "Stored messages whose publish to the bus failed (receivers fill the hole from the store on the next event or reconnect)."}),
 	}
 	delivery := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "chat_gateway_delivery_seconds",
@@ -163,7 +154,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		protocol.TypeTyping, protocol.TypeReceipt, protocol.TypePresence, protocol.TypeMembership, protocol.TypeError, protocol.TypePong} {
 		m.out[t] = m.frames.WithLabelValues("out", string(t))
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.frames, delivery, m.slowConsumer, m.sessionCapCloses, m.appendBatch, m.publishErrors} {
+	for _, c := range []prometheus.Collector{m.connections, m.frames, delivery, m.slowConsumer, m.sessionCapCloses} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: register metrics: %w", err)
 		}

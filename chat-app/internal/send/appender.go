@@ -1,56 +1,51 @@
-package gateway
+package send
 
 import (
 	"context"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/chat"
 )
 
-// Group commit of sends (docs/architecture.md, "Send path").
+// Group commit of sends (docs/architecture.md, "Send path"; ADR 0006).
 //
 // Appends to one conversation serialise on its row lock in PostgreSQL, so one transaction per
 // send caps a conversation at 1 / (commit time) sends per second, whatever the hardware. Here
 // sends queue per conversation instead, and one goroutine per busy conversation stores whatever
 // has queued with one Store.AppendBatch — while a batch commits the next one fills up, so a
 // busier conversation gets bigger batches rather than a longer queue. The results are handed
-// back in the queue's order, which is seq order: acks and publishes leave in seq order too.
+// back in the queue's order, which is seq order: answers and publishes leave in seq order too.
 //
-// A connection's sends to one conversation keep their order (they queue in the order the reader
-// read them); acks of sends to different conversations may overtake each other.
+// One sender's sends to one conversation keep their order (they queue in the order they were
+// submitted); answers to sends to different conversations may overtake each other.
 
 const (
 	// maxAppendBatch bounds one AppendBatch (and the frames of one publish burst).
 	maxAppendBatch = 256
 	// appendTimeout bounds one AppendBatch: its senders get an internal error after it.
 	appendTimeout = 10 * time.Second
-	// maxInFlightSends per connection: past it the reader stops reading until a batch returns,
-	// so one client cannot queue unbounded work (TCP back-pressure reaches it).
-	maxInFlightSends = 64
 )
 
-// appendReq is one send waiting for its batch. done runs on the batch's goroutine, with the
-// batch's context (bounded by appendTimeout) for the ack's and publish's own I/O.
+// appendReq is one send waiting for its batch: done is called with its result before its publish,
+// on the batch's goroutine, with the batch's context (bounded by appendTimeout).
 type appendReq struct {
 	m    chat.Message
 	done func(context.Context, chat.AppendResult)
 }
 
 type appender struct {
-	store   chat.Store
-	size    prometheus.Observer                   // messages per batch
-	created func(context.Context, []chat.Message) // Options.OnCreated; may be nil
+	store  chat.Store
+	finish func(ctx context.Context, batch []appendReq, rs []chat.AppendResult, err error)
 
 	mu     sync.Mutex
 	queues map[int64][]appendReq // conversation → sends waiting; present while its goroutine runs
+	n      int                   // sends waiting in all queues
 	wg     sync.WaitGroup
 }
 
-func newAppender(store chat.Store, size prometheus.Observer, created func(context.Context, []chat.Message)) *appender {
-	return &appender{store: store, size: size, created: created, queues: map[int64][]appendReq{}}
+func newAppender(store chat.Store, finish func(context.Context, []appendReq, []chat.AppendResult, error)) *appender {
+	return &appender{store: store, finish: finish, queues: map[int64][]appendReq{}}
 }
 
 // submit queues r behind the conversation's earlier sends.
@@ -59,10 +54,23 @@ func (a *appender) submit(r appendReq) {
 	a.mu.Lock()
 	q, running := a.queues[conv]
 	a.queues[conv] = append(q, r)
+	a.n++
+	if !running {
+		a.wg.Add(1)
+	}
 	a.mu.Unlock()
 	if !running {
-		a.wg.Go(func() { a.drain(conv) })
+		go func() {
+			defer a.wg.Done()
+			a.drain(conv)
+		}()
 	}
+}
+
+func (a *appender) queued() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
 }
 
 // drain stores conv's queue batch by batch until it is empty, then ends.
@@ -82,6 +90,7 @@ func (a *appender) drain(conv int64) {
 		} else {
 			a.queues[conv] = q[n:]
 		}
+		a.n -= n
 		a.mu.Unlock()
 		a.commit(batch)
 	}
@@ -92,24 +101,10 @@ func (a *appender) commit(batch []appendReq) {
 	for i, r := range batch {
 		ms[i] = r.m
 	}
-	a.size.Observe(float64(len(ms)))
 	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
 	defer cancel()
 	rs, err := a.store.AppendBatch(ctx, ms)
-	var created []chat.Message
-	for i, r := range batch {
-		if err != nil {
-			r.done(ctx, chat.AppendResult{Err: err})
-			continue
-		}
-		r.done(ctx, rs[i])
-		if rs[i].Created {
-			created = append(created, rs[i].Message)
-		}
-	}
-	if a.created != nil && len(created) > 0 {
-		a.created(ctx, created)
-	}
+	a.finish(ctx, batch, rs, err)
 }
 
 // wait blocks until every queued send was stored and answered, or ctx is done.
