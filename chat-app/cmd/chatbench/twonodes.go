@@ -204,8 +204,12 @@ func runTwoNodes(ctx context.Context, p progress, o options, root, dir string) (
 		senders = append(senders, newSender(ws, convID))
 	}
 
-	p.printf("two-nodes: %d receivers synced (%d per gateway), %d senders on gateway 1; %v warm-up + %v at %.0f sends/s ...",
-		o.receivers, (o.receivers+1)/2, nSenders, o.warmup, o.duration, o.rate)
+	via := "WebSocket senders on gateway 1"
+	if o.senders == "http" {
+		via = "HTTP senders to chat-api"
+	}
+	p.printf("two-nodes: %d receivers synced (%d per gateway), %d %s; %v warm-up + %v at %.0f sends/s ...",
+		o.receivers, (o.receivers+1)/2, nSenders, via, o.warmup, o.duration, o.rate)
 	res = &result{name: nameTwoNodes, detail: fmt.Sprintf("chat-api + 2 chat-gateway processes, store PostgreSQL, bus Redis pub/sub; %d sender sockets on gateway 1 (round-robin: the gateway allows %d sends/s per user)", nSenders, gatewaySendRate),
 		receivers: o.receivers, duration: o.duration}
 	cpu := func() float64 {
