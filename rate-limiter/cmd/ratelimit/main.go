@@ -104,6 +104,7 @@ func run(ctx context.Context, s *boot.Service[Config]) error {
 	defer store.Close()
 	engine, err := service.New(service.Options{
 		Store: store, Shared: shared, Rules: src.Set, Replicas: cfg.Replicas, DefaultFailureMode: rules.FailureMode(cfg.DefaultFailureMode),
+		Local:            memstore.New(limit.SystemClock{}, memstore.WithMaxKeys(cfg.MemoryMaxKeys)),
 		BreakerThreshold: cfg.BreakerThreshold, BreakerCooldown: cfg.BreakerCooldown, DisableCache: !cfg.LocalCache,
 		Registry: tel.Registry, Logger: logger,
 	})

@@ -71,6 +71,9 @@ type Options struct {
 	Shared   bool
 	Rules    func() *rules.Set // the active rules (hot-reloaded by the caller)
 	Replicas int               // failure_mode local enforces limit/Replicas per process (default 1)
+	// Local is the in-memory store failure_mode local decides with; the engine closes it. Nil: a
+	// memstore with the default key cap.
+	Local *memstore.Store
 	// DefaultFailureMode applies to rules that name no failure_mode (default open). The store
 	// owns the deadline that decides when it has failed (redisstore.Options.Timeout).
 	DefaultFailureMode rules.FailureMode
@@ -128,7 +131,10 @@ func New(o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{o: o, m: m, local: memstore.New(limit.SystemClock{}), stop: make(chan struct{})}
+	if o.Local == nil {
+		o.Local = memstore.New(limit.SystemClock{})
+	}
+	e := &Engine{o: o, m: m, local: o.Local, stop: make(chan struct{})}
 	e.breaker = newBreaker(o.BreakerThreshold, o.BreakerCooldown, o.Now, e.breakerChanged)
 	if o.Shared && !o.DisableCache {
 		e.cache = newOverLimitCache()

@@ -21,4 +21,11 @@ func TestLocalStoreIsCapped(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.Close() })
 	assert.Equal(t, memstore.DefaultMaxKeys, e.LocalStore().MaxKeys())
+
+	// The service passes MEMORY_MAX_KEYS's cap in.
+	e2, err := New(Options{Store: store, Shared: true, Rules: func() *rules.Set { return set },
+		Local: memstore.New(nil, memstore.WithMaxKeys(1024))})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e2.Close() })
+	assert.Equal(t, 1024, e2.LocalStore().MaxKeys())
 }
