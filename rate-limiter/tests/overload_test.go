@@ -102,28 +102,12 @@ func TestSaturationWithHealthyRedisCountsEveryDecision(t *testing.T) {
 	t.Logf("%d pipelines; admitted %d, denied %d, failure mode %d; %d checks waited in the queue longer than the %s deadline",
 		link.pipelines.Load(), admitted.Load(), denied.Load(), failureMode.Load(), overDeadline, deadline)
 	assert.Zero(t, failureMode.Load(), "no failure mode while Redis is healthy")
-	assert.Zero(t, metricSum(t, reg, "ratelimit_failure_mode_decisions_total"))
-	assert.Zero(t, metricSum(t, reg, "ratelimit_store_errors_total"))
+	assert.Zero(t, testkit.MetricSum(t, reg, "ratelimit_failure_mode_decisions_total"))
+	assert.Zero(t, testkit.MetricSum(t, reg, "ratelimit_store_errors_total"))
 	assert.Equal(t, int64(100), admitted.Load(), "exactly the limit admitted")
 	assert.Equal(t, int64(callers*each-100), denied.Load())
 	assert.Positive(t, overDeadline, "the queue held more than one deadline's worth of work (else this proves nothing)")
 	assert.True(t, e.StoreHealthy())
-}
-
-// metricSum adds every sample of a counter family.
-func metricSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
 }
 
 // countAbove is how many observations of a histogram exceed bound, which must be one of its

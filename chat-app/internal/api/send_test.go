@@ -147,7 +147,7 @@ func TestHTTPPublishFailureIsCounted(t *testing.T) {
 	require.Equal(t, http.StatusCreated, h.send(t, a, c.ID, "a-1", "hi").status)
 	require.Equal(t, http.StatusOK, h.send(t, a, c.ID, "a-1", "hi").status, "a retry publishes nothing")
 	require.NoError(t, h.sends.Wait(t.Context())) // publishes follow the answers
-	assert.Equal(t, 1.0, h.counter(t, "chat_send_publish_errors_total"))
+	assert.Equal(t, 1.0, testkit.MetricSum(t, h.reg, "chat_send_publish_errors_total"))
 }
 
 // waitFor bounds waits for events that take milliseconds on an idle machine (not a timed assertion).
@@ -166,18 +166,4 @@ func (h *harness) histogram(t *testing.T, name string) (uint64, float64) {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0, 0
-}
-
-// counter returns the value of a counter of the send use case.
-func (h *harness) counter(t *testing.T, name string) float64 {
-	t.Helper()
-	mfs, err := h.reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }

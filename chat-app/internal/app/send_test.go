@@ -16,25 +16,8 @@ import (
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/api"
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/apitest"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/testkit"
 )
-
-// metricValue is the value of a counter, or the sample count of a histogram, in reg (0 if absent).
-func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		m := mf.GetMetric()[0]
-		if h := m.GetHistogram(); h != nil {
-			return float64(h.GetSampleCount())
-		}
-		return m.GetCounter().GetValue()
-	}
-	return 0
-}
 
 // wsSend authenticates a WebSocket session, sends one text message and returns the frame that
 // answers it (an ack or an error).
@@ -75,17 +58,17 @@ func TestBothTransportsShareOneSendPath(t *testing.T) {
 		api.SendRequest{ClientMsgID: "h-1", Body: "over HTTP"}, nil, http.StatusCreated)
 	assert.Equal(t, "ack", wsSend(t, ws, c.ID, "w-1")["type"])
 	require.NoError(t, a.Sender.Wait(t.Context())) // publishes follow the answers
-	assert.Equal(t, 2.0, metricValue(t, reg, "chat_send_batch_messages"), "both sends went through the group commit")
-	assert.Zero(t, metricValue(t, reg, "chat_send_publish_errors_total"))
+	assert.Equal(t, 2.0, testkit.MetricSum(t, reg, "chat_send_batch_messages"), "both sends went through the group commit")
+	assert.Zero(t, testkit.MetricSum(t, reg, "chat_send_publish_errors_total"))
 
 	require.NoError(t, a.Bus.Close()) // every publish fails from now on
 	apitest.Call(t, http.MethodPost, base+"/v1/conversations/"+fmt.Sprint(int64(c.ID))+"/messages", alice.Token,
 		api.SendRequest{ClientMsgID: "h-2", Body: "stored, not published"}, nil, http.StatusCreated)
 	require.NoError(t, a.Sender.Wait(t.Context()))
-	assert.Equal(t, 1.0, metricValue(t, reg, "chat_send_publish_errors_total"), "an HTTP send's failed publish is counted")
+	assert.Equal(t, 1.0, testkit.MetricSum(t, reg, "chat_send_publish_errors_total"), "an HTTP send's failed publish is counted")
 	assert.Equal(t, "ack", wsSend(t, ws, c.ID, "w-2")["type"])
 	require.NoError(t, a.Sender.Wait(t.Context()))
-	assert.Equal(t, 2.0, metricValue(t, reg, "chat_send_publish_errors_total"), "in the same metric as a WebSocket send's")
+	assert.Equal(t, 2.0, testkit.MetricSum(t, reg, "chat_send_publish_errors_total"), "in the same metric as a WebSocket send's")
 }
 
 // chat-api alone (the split deployment) sends through the same use case.
@@ -97,5 +80,5 @@ func TestAPIOnlyProcessSendsThroughTheSendPath(t *testing.T) {
 	apitest.Call(t, http.MethodPost, base+"/v1/conversations/group", alice.Token, api.GroupRequest{Title: "g"}, &g, http.StatusCreated)
 	apitest.Call(t, http.MethodPost, base+"/v1/conversations/"+fmt.Sprint(int64(g.ID))+"/messages", alice.Token,
 		api.SendRequest{ClientMsgID: "h-1", Body: "hi"}, nil, http.StatusCreated)
-	assert.Equal(t, 1.0, metricValue(t, reg, "chat_send_batch_messages"))
+	assert.Equal(t, 1.0, testkit.MetricSum(t, reg, "chat_send_batch_messages"))
 }

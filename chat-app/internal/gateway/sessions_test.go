@@ -6,26 +6,12 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hyperscaledesignhub/DesignSystems/chat-app/internal/protocol"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/testkit"
 )
-
-// counterValue reads a counter by name from a gateway's registry.
-func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
 
 // One session more than the cap (the default, 20) closes the user's oldest session with 4009,
 // and each such close is counted; the newer sessions and other users' are untouched.
@@ -39,7 +25,7 @@ func TestSessionCapClosesTheOldest(t *testing.T) {
 	for i := range sessions {
 		sessions[i] = connect(t, e.urls[0], u[0])
 	}
-	assert.Zero(t, counterValue(t, e.regs[0], "chat_gateway_session_cap_closes_total"))
+	assert.Zero(t, testkit.MetricSum(t, e.regs[0], "chat_gateway_session_cap_closes_total"))
 
 	for i := range 2 { // the 21st closes the 1st, the 22nd the 2nd
 		connect(t, e.urls[0], u[0])
@@ -48,7 +34,7 @@ func TestSessionCapClosesTheOldest(t *testing.T) {
 		require.True(t, errors.As(sessions[i].err, &ce))
 		assert.Equal(t, protocol.CloseSessionLimit.Reason(), ce.Reason)
 	}
-	assert.Equal(t, 2.0, counterValue(t, e.regs[0], "chat_gateway_session_cap_closes_total"))
+	assert.Equal(t, 2.0, testkit.MetricSum(t, e.regs[0], "chat_gateway_session_cap_closes_total"))
 	for _, c := range append(sessions[2:], other) {
 		c.send(protocol.Ping{Nonce: "alive"})
 		assert.Equal(t, "alive", expectFrame[protocol.Pong](c).Nonce)
@@ -76,5 +62,5 @@ func TestSessionCapCountsOpenSessions(t *testing.T) {
 		s.send(protocol.Ping{Nonce: "alive"})
 		assert.Equal(t, "alive", expectFrame[protocol.Pong](s).Nonce)
 	}
-	assert.Zero(t, counterValue(t, e.regs[0], "chat_gateway_session_cap_closes_total"))
+	assert.Zero(t, testkit.MetricSum(t, e.regs[0], "chat_gateway_session_cap_closes_total"))
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hyperscaledesignhub/DesignSystems/kvdb/internal/resp"
+	"github.com/hyperscaledesignhub/DesignSystems/shared/testkit"
 )
 
 // An MGET of a million keys (the most a command may carry) is answered with a million values.
@@ -153,18 +154,8 @@ func TestCrossProtocolRequestsAreDropped(t *testing.T) {
 	r := ts.raw(t)
 	r.send("EXISTS pwned\r\n")
 	r.expect(":0\r\n")
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	dropped := 0.0
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if f.GetName() == "kvdb_resp_commands_total" && l.GetName() == "command" && (l.GetValue() == "post" || l.GetValue() == "host:") {
-					dropped += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
+	dropped := testkit.MetricSum(t, reg, "kvdb_resp_commands_total", "command", "post") +
+		testkit.MetricSum(t, reg, "kvdb_resp_commands_total", "command", "host:")
 	assert.Equal(t, 4.0, dropped, "kvdb_resp_commands_total{command=\"post\"|\"host:\"}")
 }
 

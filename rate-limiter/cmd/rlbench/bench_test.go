@@ -77,28 +77,13 @@ func benchEngine(b *testing.B, rdb *redis.Client) *service.Engine {
 	b.Cleanup(func() {
 		// A failing store makes failure_mode open admit everything without Redis: fast, and
 		// meaningless as a measurement.
-		if n := counterSum(b, reg, "ratelimit_store_errors_total"); n > 0 {
+		if n := testkit.MetricSum(b, reg, "ratelimit_store_errors_total"); n > 0 {
 			b.Errorf("%.0f store errors: the numbers measure failure modes, not the store", n)
 		}
 		_ = e.Close()
 		_ = store.Close()
 	})
 	return e
-}
-
-func counterSum(b *testing.B, reg *prometheus.Registry, name string) float64 {
-	b.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(b, err)
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
 }
 
 // parallel runs f from benchCallers goroutines (b.SetParallelism counts per GOMAXPROCS). Besides
